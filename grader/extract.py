@@ -1,0 +1,122 @@
+"""Request -> kernel code; NotebookRun payload -> Answers (plain data, type- and size-checked).
+
+The payload comes from the student's process, so it is parsed as untrusted JSON: only the kinds
+and shapes we asked for survive, anything else becomes a "missing" reason. Nothing here is graded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .model import Answers, NotebookRun, ProbeResult, Request, Value
+
+KERNEL_SOURCES = ("kernel_side.py",)
+"""Files whose source runs in the kernel; later ones may register extra HANDLERS."""
+MAX_STR = 20_000
+KINDS = {"str", "bool", "int", "float", "list", "callable", "none", "other"}
+
+
+def kernel_code(request: Request, sources: tuple[str, ...] = KERNEL_SOURCES) -> str:
+    """The extraction cell: run the kernel-side sources in a fresh namespace and publish answers."""
+    here = Path(__file__).parent
+    src = "\n\n".join((here / name).read_text(encoding="utf-8") for name in sources)
+    spec = {
+        "names": list(request.names),
+        "probes": [{**asdict(p), "chain": list(p.chain), "args": list(p.args)} for p in request.probes],
+        "extra": request.extra,
+    }
+    return (
+        "def _grader_extract():\n"
+        "    ns = {'__name__': '_grader'}\n"
+        f"    exec(compile({src!r}, '<grader>', 'exec'), ns)\n"
+        f"    ns['publish'](get_ipython().user_ns, __import__('json').loads({json.dumps(spec)!r}))\n"
+        "_grader_extract()\n"
+        "del _grader_extract\n"
+    )
+
+
+def to_float(x: Any) -> float | None:
+    """A JSON number (or "inf"/"-inf"/"nan") as float; None for anything else (bools included)."""
+    if type(x) in (int, float):
+        return float(x)
+    if x in ("inf", "-inf", "nan"):
+        return float(x)
+    return None
+
+
+def numbers(data: Any) -> list[float] | None:
+    """Probe value {"shape", "flat"} -> flat list of floats, or None if it is not that."""
+    if not isinstance(data, dict) or not isinstance(data.get("flat"), list):
+        return None
+    shape = data.get("shape")
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        return None
+    flat = [to_float(v) for v in data["flat"]]
+    if any(v is None for v in flat) or len(flat) != math.prod(shape):
+        return None
+    return flat
+
+
+def _value(raw: Any) -> Value | str:
+    if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
+        return "the value could not be read"
+    kind, value, tname = raw["kind"], raw.get("value"), str(raw.get("type", ""))[:80]
+    if kind == "float":
+        value = to_float(value)
+        if value is None:
+            return "the number could not be read"
+    elif kind == "int" and type(value) is not int:
+        return "the number could not be read"
+    elif kind == "bool" and type(value) is not bool:
+        return "the value could not be read"
+    elif kind == "str" and (type(value) is not str or len(value) > MAX_STR):
+        return "the text could not be read (too long?)"
+    elif kind == "list" and not _plain_list(value):
+        return "the list holds values that are not numbers, strings or lists"
+    elif kind == "other":
+        why = str(raw.get("why", ""))[:200]
+        return f"it is a {tname or 'value'} the grader cannot read" + (f" ({why})" if why else "")
+    return Value(kind, value if kind not in ("callable", "none") else None, tname)
+
+
+def _plain_list(value: Any, depth: int = 0) -> bool:
+    if type(value) is not list or depth > 3:
+        return False
+    return all(type(v) in (str, int, float, bool) or v in ("inf", "-inf", "nan")
+               or _plain_list(v, depth + 1) for v in value)
+
+
+def read_answers(run: NotebookRun, request: Request) -> Answers:
+    """Answers of one run. Every requested name is either a Value or has a reason in `missing`."""
+    payload = run.payload if isinstance(run.payload, dict) else {}
+    if not payload:
+        why = run.reason or "the notebook's answers could not be read"
+        return Answers(run.task, missing={name: f"not graded: {why}" for name in request.names},
+                       extra={})
+    raw_values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
+    values, missing = {}, {}
+    for name in request.names:
+        if name not in raw_values:
+            missing[name] = f"`{name}` is not defined when the notebook has run"
+            continue
+        parsed = _value(raw_values[name])
+        if isinstance(parsed, str):
+            missing[name] = f"`{name}`: {parsed}"
+        else:
+            values[name] = parsed
+    probes = {}
+    raw_probes = payload.get("probes") if isinstance(payload.get("probes"), dict) else {}
+    wanted = {p.key for p in request.probes}
+    for key, raw in raw_probes.items():
+        if key not in wanted or not isinstance(raw, dict):
+            continue
+        if raw.get("ok") is True and numbers(raw.get("value")) is not None:
+            probes[key] = ProbeResult(True, raw["value"])
+        else:
+            probes[key] = ProbeResult(False, error=str(raw.get("error", "returned something that is not numbers"))[:500])
+    extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
+    return Answers(run.task, values, probes, missing, extra)

@@ -1,0 +1,209 @@
+"""Data that crosses modules. Steps import these, never each other.
+
+Flow: discover -> Submission; execute -> NotebookRun; extract -> Answers;
+checks -> Finding; score -> StudentResult; report writes files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Level = Literal["undergrad", "grad"]
+RunStatus = Literal["ok", "timed_out", "kernel_died", "unreadable", "limit_exceeded", "not_run"]
+Status = Literal["pass", "fail", "missing", "error", "review"]
+
+# Tasks by contract file name; Part 2 tasks may come as several notebooks (one per framework).
+TASKS = ("H3P1", "H3P2T1", "H3P2T2")
+QUESTION_IDS = ("Q1", "Q2", "Q3", "Q4", "Q5", "H3P2T1", "H3P2T2", "bonus_frameworks")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's hand-in, as found on disk."""
+
+    student: str
+    """Folder name under submissions/ (the roster's id)."""
+    level: Level
+    folder: Path | None
+    """None when the roster names a student who handed nothing in."""
+    notebooks: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    """Task id (H3P1, H3P2T1, H3P2T2) -> notebooks for it, sorted by name."""
+    ignored: tuple[str, ...] = ()
+    """Files in the folder that the contract does not name (relative paths)."""
+    notes: tuple[str, ...] = ()
+    """Problems found while discovering (e.g. level taken from --default-level)."""
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    """A cell that did not complete normally. The notebook went on after it."""
+
+    index: int
+    """0-based index of the cell in the notebook."""
+    kind: Literal["error", "timeout", "kernel_died", "limit"]
+    ename: str
+    evalue: str
+    traceback: str
+    """Trimmed, ANSI-free traceback text for the report."""
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """The result of executing one notebook top to bottom in its own kernel."""
+
+    path: Path
+    task: str
+    status: RunStatus
+    failures: tuple[CellFailure, ...] = ()
+    seconds: float = 0.0
+    reason: str = ""
+    """Why status is not ok, in words for the report."""
+    payload: dict[str, Any] | None = None
+    """Raw JSON payload the extraction request got back from the kernel (None if none)."""
+    sandbox: str = ""
+    """How the kernel was confined ("full: bubblewrap ..." or "reduced: ...")."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Value:
+    """One answer as it came out of the kernel, already checked for type and size."""
+
+    kind: Literal["str", "bool", "int", "float", "list", "callable", "none", "other"]
+    value: Any = None
+    """JSON-able value (str/bool/int/float/nested list); None for callables and others."""
+    type_name: str = ""
+    """The Python type name seen in the kernel (for messages)."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a callable answer returned when the grader called it in the kernel."""
+
+    ok: bool
+    value: Any = None
+    """Nested lists of floats (None, "inf", "-inf", "nan" never appear: non-finite floats are strings)."""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The answers of one notebook, as plain data."""
+
+    task: str
+    values: dict[str, Value] = field(default_factory=dict)
+    probes: dict[str, ProbeResult] = field(default_factory=dict)
+    """Probe key -> result of calling a student's callable in the kernel."""
+    missing: dict[str, str] = field(default_factory=dict)
+    """Answer name -> why it is absent (not defined, too large, kernel died before...)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Task-specific data returned by the kernel (Part 2 introspection)."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A call the grader wants made in the kernel on a student's callable.
+
+    The kernel evaluates chain[-1](...chain[1](chain[0](*args, **kwargs))). Lists in args/kwargs
+    become float64 arrays when as_array is true. Keyword arguments the callable does not declare
+    are dropped (the contract lets a callable take only the symbols it uses). A value
+    {"__fn__": "tanh"} stands for a function from the kernel-side activation table; {"__fn__":
+    "d_tanh"} for its derivative.
+    """
+
+    key: str
+    chain: tuple[str, ...]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    as_array: bool = True
+    elementwise_fallback: bool = True
+    """If the vectorised call fails, call once per element with floats (students write math.exp)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the grader asks the kernel for after the student's cells have run."""
+
+    names: tuple[str, ...]
+    """Answer names to read from the notebook's namespace."""
+    probes: tuple[Probe, ...] = ()
+    """Calls to make on answers that turn out to be callables (skipped for other kinds)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Handler name -> JSON spec for task-specific kernel-side handlers (Part 2 introspection)."""
+    timeout: float = 120.0
+    """Seconds the extraction may take in the kernel."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A checker's verdict on one item."""
+
+    item: str
+    status: Status
+    fraction: float
+    """Share of the item's points earned, 0..1."""
+    message: str = ""
+    counterexample: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    question: str
+    item: str
+    points: float
+    max_points: float
+    status: Status
+    message: str = ""
+    override: str = ""
+    """The instructor's comment when overrides.yaml replaced the checker's points."""
+
+
+@dataclass(frozen=True)
+class QuestionScore:
+    id: str
+    points: float
+    max_points: float
+    bonus: bool
+    items: tuple[ItemScore, ...]
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    student: str
+    level: Level
+    questions: tuple[QuestionScore, ...]
+    total: float
+    max_total: float
+    needs_review: bool
+    runs: tuple[NotebookRun, ...] = ()
+    ignored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run can be told, filled from the CLI's flags (one place, one set of defaults)."""
+
+    submissions: Path
+    rubric: Path = Path("rubrics/hw3.yaml")
+    out: Path = Path("reports")
+    students: tuple[str, ...] = ()
+    """Only these students (all when empty)."""
+    default_level: Level | None = None
+    timeout: float = 900.0
+    """Wall seconds per notebook (its cells and the extraction)."""
+    cell_timeout: float = 300.0
+    """Wall seconds per cell."""
+    overrides: Path | None = None
+    """Instructor's manual points; default: overrides.yaml in the submissions folder, if present."""
+    data: Path = Path("reference/data")
+    """Training data copied into each Part 2 notebook's data/ folder."""
+    hidden: Path | None = None
+    """Hidden test set (features and labels) for Part 2; never copied near a kernel."""
+    jobs: int = 1
+    require_sandbox: bool = False

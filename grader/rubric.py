@@ -1,0 +1,149 @@
+"""YAML -> validated Rubric. The only place points, tolerances, seeds and keywords live.
+
+Every setting is declared once here with its type and meaning; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import RubricError
+from .model import QUESTION_IDS
+
+LEVELS = ("undergrad", "grad")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LevelPoints(_Strict):
+    """Points of a question or an item, per level."""
+
+    undergrad: float = Field(ge=0)
+    grad: float = Field(ge=0)
+
+    def of(self, level: str) -> float:
+        return getattr(self, level)
+
+
+class Question(_Strict):
+    title: str
+    task: str
+    """Notebook task that answers it (H3P1, H3P2T1, H3P2T2); bonus_frameworks uses its own rule."""
+    points: LevelPoints
+    bonus_for: tuple[Literal["undergrad", "grad"], ...] = ()
+    """Levels for which the question is a bonus on top of max_total."""
+    items: dict[str, LevelPoints]
+    """Item id (the contract's answer name where one exists) -> points; must add up to points."""
+
+    @model_validator(mode="after")
+    def _items_add_up(self):
+        for level in LEVELS:
+            total = sum(item.of(level) for item in self.items.values())
+            if abs(total - self.points.of(level)) > 1e-9:
+                raise ValueError(
+                    f"items add up to {total:g} {level} points but the question has "
+                    f"{self.points.of(level):g}; change an item or the question's points"
+                )
+        return self
+
+
+class Q1Params(_Strict):
+    points: int = Field(200, ge=200, description="random points per derivative")
+    activations: tuple[Literal["sigmoid", "tanh", "softplus", "sin", "identity"], ...]
+    loss: Literal["bce", "mse"] = "bce"
+    low: float = -2.0
+    high: float = 2.0
+    rtol: float = 1e-6
+    atol: float = 1e-9
+
+
+class Q4Params(_Strict):
+    samples: int = Field(500, ge=10)
+    max_scale_ratio: float = Field(10.0, gt=1, description="largest allowed ratio of column spreads")
+    rtol: float = 1e-6
+    atol: float = 1e-6
+
+
+class Q5Params(_Strict):
+    z: tuple[float, ...]
+    """Points every Q5 function is called at (the report quotes the failing one)."""
+    bounds: tuple[tuple[float, float], ...]
+    """(a, b) pairs for f_bounded."""
+    reach_high: float = Field(1000.0, description="a non-negative f must exceed this somewhere")
+    reach_low: float = Field(1.0, description="...and come below this somewhere")
+    cover: float = Field(0.98, gt=0, le=1, description="share of [a, b] f_bounded must cover")
+
+
+class FrameworksBonus(_Strict):
+    task: str = "H3P2T2"
+    frameworks: tuple[str, ...] = ("torch", "keras")
+
+
+class Checks(_Strict):
+    Q1: Q1Params
+    Q4: Q4Params
+    Q5: Q5Params
+
+
+class Rubric(_Strict):
+    seed: int
+    """Seeds the grader's random points (same rubric -> same points -> same grades)."""
+    max_total: LevelPoints
+    questions: dict[str, Question]
+    checks: Checks
+    keywords: dict[str, tuple[tuple[str, ...], ...]]
+    """Free-text answer -> groups of synonyms; the share of groups mentioned gives provisional points."""
+    frameworks_bonus: FrameworksBonus = FrameworksBonus()
+    part2: dict | None = None
+    """Part 2 settings (bars, probes); validated by the Part 2 checkers' own model."""
+
+    @model_validator(mode="after")
+    def _known_questions(self):
+        unknown = sorted(set(self.questions) - set(QUESTION_IDS))
+        if unknown:
+            raise ValueError(f"unknown question id(s) {unknown}; use one of {list(QUESTION_IDS)}")
+        for level in LEVELS:
+            base = sum(q.points.of(level) for q in self.questions.values() if level not in q.bonus_for)
+            if abs(base - self.max_total.of(level)) > 1e-9:
+                raise ValueError(
+                    f"non-bonus questions add up to {base:g} {level} points but max_total is "
+                    f"{self.max_total.of(level):g}"
+                )
+        return self
+
+    def item_points(self, question: str, item: str, level: str) -> float:
+        return self.questions[question].items[item].of(level)
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Read and validate a rubric; any problem is a RubricError naming the file and the key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RubricError(path, "", "file not found", "pass --rubric with the path of a rubric YAML")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RubricError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                          "correct the YAML syntax at that place")
+    if not isinstance(data, dict):
+        raise RubricError(path, "", "the top level is not a mapping", "start from rubrics/hw3.yaml")
+    try:
+        return Rubric.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        fix = {
+            "extra_forbidden": "remove or correct this key (typo?)",
+            "missing": "add this key",
+        }.get(err["type"], "correct this value")
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise RubricError(path, f"key {key}", msg + more, fix)
