@@ -126,6 +126,17 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class HiddenSet:
+    """A Part 2 task's hidden test set. Lives in the grader's process only; labels never leave it."""
+
+    task: str
+    X: Any
+    """float64 array (N, d) of raw features: the only part sent into a kernel."""
+    y: Any
+    """Labels: (N,) of 0/1 for H3P2T1, (N, 2) [income, age] for H3P2T2."""
+
+
+@dataclass(frozen=True)
 class Request:
     """What the grader asks the kernel for after the student's cells have run."""
 
