@@ -138,12 +138,20 @@ def load_rubric(path: str | Path) -> Rubric:
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        fix = {
-            "extra_forbidden": "remove or correct this key (typo?)",
-            "missing": "add this key",
-        }.get(err["type"], "correct this value")
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise RubricError(path, f"key {key}", msg + more, fix)
+        raise _first_problem(path, exc.errors())
+
+
+def _first_problem(path: Path, errors: list[dict]) -> RubricError:
+    """One actionable line: an unknown key (a typo) explains the 'missing' error that comes with it."""
+    errors = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    fix = {"missing": "add this key"}.get(err["type"], "correct this value")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key '{err['loc'][-1]}'"
+        siblings = [".".join(map(str, e["loc"][:-1] + (e["loc"][-1],))) for e in errors if e["type"] == "missing"
+                    and e["loc"][:-1] == err["loc"][:-1]]
+        fix = f"correct the typo (expected {siblings[0]})" if siblings else "remove this key (typo?)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return RubricError(path, f"key {key}", msg + more, fix)

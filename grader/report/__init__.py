@@ -1,0 +1,51 @@
+"""The only code that writes files: per-student report.md/report.json, grades.csv, summary.md.
+
+Each file is written atomically (temp file + rename), so a run killed at any moment leaves either
+the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..model import StudentResult
+from . import csv as csv_report
+from . import json as json_report
+from . import markdown, summary
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_student(result: StudentResult, out: Path, fingerprint: str) -> None:
+    """report.md first, report.json last: report.json present and current means the student is done."""
+    folder = out / result.student
+    write_atomic(folder / "report.md", markdown.render(result))
+    write_atomic(folder / "report.json", json.dumps(json_report.to_dict(result, fingerprint), indent=2) + "\n")
+
+
+def read_results(out: Path, students: list[str]) -> list[dict]:
+    """The per-student report.json files of these students that exist (the gradebook's source)."""
+    found = []
+    for student in students:
+        data = json_report.load(out / student / "report.json")
+        if data is not None:
+            found.append(data)
+    return found
+
+
+def write_class(out: Path, results: list[dict], run_log: list[str]) -> None:
+    write_atomic(out / "grades.csv", csv_report.render(results))
+    write_atomic(out / "summary.md", summary.render(results, run_log))

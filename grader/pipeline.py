@@ -1,0 +1,188 @@
+"""The steps in order, per student: discover -> execute -> extract -> check -> score -> report.
+
+One student's failure never stops the class: a grader bug while grading a student becomes that
+student's result (every item "error") and a line in the run log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import discover, execute, extract, report, score
+from .checks import CHECKERS, check_frameworks_bonus
+from .errors import SettingsError
+from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission
+from .report import json as json_report
+from .rubric import Rubric, load_rubric
+from .sandbox import Limits
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class ClassRun:
+    """What a class run produced, for the CLI's closing lines."""
+
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def load_hidden(settings: Settings) -> dict[str, HiddenSet]:
+    from .datasets import load_hidden as read_hidden
+
+    return read_hidden(settings.hidden) if settings.hidden else {}
+
+
+def training_files(settings: Settings, task: str) -> dict[str, Path]:
+    if task == "H3P1":
+        return {}
+    path = Path(settings.data) / f"{task}_train.csv"
+    if not path.exists():
+        raise SettingsError(path, "", "training data not found", "pass --data with the folder holding the task's CSV")
+    return {path.name: path}
+
+
+def fingerprint(sub: Submission, settings: Settings, overrides: dict) -> str:
+    """Changes whenever anything that decides this student's grade changes."""
+    digest = hashlib.sha256(VERSION.encode())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    digest.update(Path(settings.rubric).read_bytes())
+    digest.update(json.dumps({k: v.model_dump() for k, v in overrides.get(sub.student, {}).items()},
+                             sort_keys=True).encode())
+    digest.update(f"{sub.student}|{sub.level}|{sub.ignored}|{sub.notes}".encode())
+    extra = [settings.hidden, settings.data] if any(t != "H3P1" for t in sub.notebooks) else []
+    files = [p for paths in sub.notebooks.values() for p in paths]
+    for folder in extra:
+        if folder and Path(folder).is_dir():
+            files += sorted(Path(folder).glob("*.csv"))
+    for path in files:
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+    digest.update(repr((settings.timeout, settings.cell_timeout, settings.require_sandbox)).encode())
+    return digest.hexdigest()
+
+
+def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings):
+    """One notebook through execute -> extract -> check."""
+    checks = CHECKERS[task]
+    request = checks.request(rubric, hidden)
+    limits = Limits(cell_seconds=settings.cell_timeout, notebook_seconds=settings.timeout,
+                    require_sandbox=settings.require_sandbox)
+    run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_sources), limits,
+                               training_files(settings, task))
+    answers = extract.read_answers(run, request)
+    return answers, run, checks.check(answers, run, rubric, hidden)
+
+
+def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],
+                  overrides: dict) -> StudentResult:
+    findings: dict[str, list[Finding]] = {}
+    absent: dict[str, str] = {}
+    runs: list[NotebookRun] = []
+    notes: list[str] = []
+    graded: dict[str, list] = {}
+    for task in TASKS:
+        paths = sub.notebooks.get(task, ())
+        if not paths:
+            continue
+        results = [run_task(task, path, rubric, hidden.get(task), settings) for path in paths]
+        runs += [run for _, run, _ in results]
+        graded[task] = results
+        best = max(results, key=lambda r: _task_points(r[2], rubric, task, sub.level))
+        findings[task] = best[2]
+        if len(results) > 1:
+            notes.append(f"{task}: scored {best[1].path.name}, the better of "
+                         + ", ".join(f"{r[1].path.name} ({_task_points(r[2], rubric, task, sub.level):g})"
+                                     for r in results))
+    if "bonus_frameworks" in rubric.questions:
+        findings["bonus_frameworks"] = [check_frameworks_bonus(graded.get(rubric.frameworks_bonus.task, []), rubric)]
+    if sub.folder is None:
+        absent = {t: "not graded: no submission folder" for t in (*TASKS, "bonus_frameworks")}
+    return score.score_student(sub, rubric, findings, absent, overrides, runs, notes)
+
+
+def _task_points(findings: list[Finding], rubric: Rubric, task: str, level: str) -> float:
+    return sum(score.points_of(findings, rubric, q, level) for q, spec in rubric.questions.items()
+               if spec.task == task and q != "bonus_frameworks")
+
+
+def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
+    """A grader bug is this student's problem only: every item 'error', said plainly."""
+    message = f"not graded: the grader failed on this submission ({error}); please tell the instructor"
+    findings = {q.task: [Finding(i, "error", 0.0, message) for i in q.items] for q in rubric.questions.values()}
+    findings["bonus_frameworks"] = [Finding(i, "error", 0.0, message)
+                                    for i in rubric.questions.get("bonus_frameworks", rubric.questions["Q1"]).items]
+    return score.score_student(sub, rubric, findings, {}, notes=[message])
+
+
+def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, print_fp: str) -> str:
+    """Grade and write one student's reports; returns a run-log line. Never raises."""
+    started = time.monotonic()
+    try:
+        result = grade_student(sub, rubric, settings, hidden, overrides)
+        line = f"{sub.student}: {result.total:g}/{result.max_total:g}"
+    except Exception as exc:  # our bug, not the class's problem
+        detail = "".join(traceback.format_exception_only(exc)).strip()
+        result = failed_result(sub, rubric, detail)
+        line = f"{sub.student}: grader error ({detail}); traceback:\n{traceback.format_exc()}"
+    report.write_student(result, Path(settings.out), print_fp)
+    return f"{line} ({time.monotonic() - started:.1f} s)"
+
+
+def grade_class(settings: Settings, fresh: bool = False,
+                progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> ClassRun:
+    """Grade every (selected) student; skip those whose report is complete and current."""
+    started = time.monotonic()
+    rubric = load_rubric(settings.rubric)
+    overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
+    overrides = score.load_overrides(overrides_path, rubric)
+    subs = discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students)
+    needs_part2 = any(t != "H3P1" for s in subs for t in s.notebooks)
+    hidden = load_hidden(settings) if needs_part2 else {}
+    outcome = ClassRun()
+    todo = []
+    for sub in subs:
+        fp = fingerprint(sub, settings, overrides)
+        done = json_report.load(Path(settings.out) / sub.student / "report.json")
+        if not fresh and done is not None and done.get("fingerprint") == fp:
+            outcome.skipped.append(sub.student)
+        else:
+            todo.append((sub, fp))
+    if outcome.skipped:
+        progress(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
+    for line in _grade_all(todo, settings, rubric, hidden, overrides):
+        progress(line)
+        outcome.log.append(line.split("; traceback:")[0])
+    outcome.graded = [s.student for s, _ in todo]
+    results = report.read_results(Path(settings.out), [s.student for s in subs])
+    report.write_class(Path(settings.out), results, outcome.log)
+    outcome.seconds = round(time.monotonic() - started, 1)
+    return outcome
+
+
+def _grade_all(todo, settings, rubric, hidden, overrides):
+    if settings.jobs <= 1 or len(todo) <= 1:
+        for sub, fp in todo:
+            yield grade_one(sub, settings, rubric, hidden, overrides, fp)
+        return
+    with ProcessPoolExecutor(max_workers=settings.jobs) as pool:
+        futures = {pool.submit(grade_one, sub, settings, rubric, hidden, overrides, fp): sub for sub, fp in todo}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # a worker died: grade that student here instead
+                sub = futures[future]
+                fp = fingerprint(sub, settings, overrides)
+                yield f"{sub.student}: worker failed ({type(exc).__name__}); graded again in the main process: " \
+                      + grade_one(sub, settings, rubric, hidden, overrides, fp)

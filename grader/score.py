@@ -1,0 +1,106 @@
+"""Findings + rubric + level + overrides -> StudentResult. Points are computed here and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import GraderError
+from .model import QUESTION_IDS, Finding, ItemScore, QuestionScore, StudentResult, Submission
+from .rubric import Rubric
+
+
+class OverridesError(GraderError):
+    pass
+
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    points: float = Field(ge=0)
+    comment: str
+
+
+def load_overrides(path: Path | None, rubric: Rubric) -> dict[str, dict[str, Override]]:
+    """overrides.yaml: {student: {item or QUESTION.item: {points, comment}}}; checked against the rubric."""
+    if path is None or not Path(path).exists():
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise OverridesError(path, "", f"not valid YAML ({exc})", "correct the YAML syntax")
+    if not isinstance(data, dict):
+        raise OverridesError(path, "", "the top level is not a mapping", "write student: {item: {points, comment}}")
+    result: dict[str, dict[str, Override]] = {}
+    for student, items in data.items():
+        if not isinstance(items, dict):
+            raise OverridesError(path, f"key {student}", "not a mapping of items", "write item: {points: N, comment: why}")
+        result[str(student)] = {}
+        for key, raw in items.items():
+            question, item = _locate(rubric, str(key), path, student)
+            try:
+                override = Override.model_validate(raw)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise OverridesError(path, f"key {student}.{key}.{'.'.join(map(str, err['loc']))}", err["msg"],
+                                     "give points (a number) and a comment")
+            top = max(rubric.questions[question].items[item].of(lv) for lv in ("undergrad", "grad"))
+            if override.points > top:
+                raise OverridesError(path, f"key {student}.{key}", f"{override.points:g} points is more than the item's {top:g}",
+                                     "lower the points")
+            result[str(student)][f"{question}.{item}"] = override
+    return result
+
+
+def _locate(rubric: Rubric, key: str, path, student) -> tuple[str, str]:
+    if "." in key:
+        question, item = key.split(".", 1)
+        if question in rubric.questions and item in rubric.questions[question].items:
+            return question, item
+    matches = [(q, key) for q, spec in rubric.questions.items() if key in spec.items]
+    if len(matches) == 1:
+        return matches[0]
+    fix = f"write it as QUESTION.item, one of {', '.join(q + '.' + key for q, _ in matches)}" if matches \
+        else "use an item id from the rubric"
+    raise OverridesError(path, f"key {student}.{key}", "unknown or ambiguous item", fix)
+
+
+def points_of(findings: list[Finding], rubric: Rubric, question: str, level: str) -> float:
+    """Points a list of findings earns for one question (used to pick the better of two notebooks)."""
+    items = rubric.questions[question].items
+    return sum(f.fraction * items[f.item].of(level) for f in findings if f.item in items)
+
+
+def _item_score(question, item, max_points, finding, override, absent) -> ItemScore:
+    if finding is None:
+        finding = Finding(item, "missing", 0.0, absent)
+    points = round(max(0.0, min(1.0, finding.fraction)) * max_points, 4)
+    if override is not None:
+        note = f"instructor: {override.comment} (checker gave {points:g})"
+        return ItemScore(question, item, min(override.points, max_points), max_points, "pass"
+                         if override.points >= max_points else "fail", finding.message, note)
+    return ItemScore(question, item, points, max_points, finding.status, finding.message)
+
+
+def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Finding]],
+                  absent: dict[str, str], overrides: dict[str, dict] | None = None,
+                  runs=(), notes=()) -> StudentResult:
+    """findings: source -> findings, where source is a question's task (or 'bonus_frameworks')."""
+    mine = (overrides or {}).get(sub.student, {})
+    questions = []
+    for qid in QUESTION_IDS:
+        spec = rubric.questions.get(qid)
+        if spec is None:
+            continue
+        source = "bonus_frameworks" if qid == "bonus_frameworks" else spec.task
+        by_item = {f.item: f for f in findings.get(source, [])}
+        why = absent.get(source, f"not graded: no {spec.task} notebook was handed in")
+        items = tuple(_item_score(qid, item, pts.of(sub.level), by_item.get(item), mine.get(f"{qid}.{item}"), why)
+                      for item, pts in spec.items.items())
+        questions.append(QuestionScore(qid, round(sum(i.points for i in items), 4), spec.points.of(sub.level),
+                                       sub.level in spec.bonus_for, items))
+    total = round(sum(q.points for q in questions), 4)
+    needs_review = any(i.status == "review" and not i.override for q in questions for i in q.items)
+    return StudentResult(sub.student, sub.level, tuple(questions), total, rubric.max_total.of(sub.level),
+                         needs_review, tuple(runs), sub.ignored, tuple(sub.notes) + tuple(notes))
