@@ -6,7 +6,7 @@ the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import json
+import json as jsonlib  # plain `json` is our report/json.py submodule here
 import os
 import tempfile
 from pathlib import Path
@@ -33,7 +33,7 @@ def write_student(result: StudentResult, out: Path, fingerprint: str) -> None:
     """report.md first, report.json last: report.json present and current means the student is done."""
     folder = out / result.student
     write_atomic(folder / "report.md", markdown.render(result))
-    write_atomic(folder / "report.json", json.dumps(json_report.to_dict(result, fingerprint), indent=2) + "\n")
+    write_atomic(folder / "report.json", jsonlib.dumps(json_report.to_dict(result, fingerprint), indent=2) + "\n")
 
 
 def read_results(out: Path, students: list[str]) -> list[dict]:
