@@ -17,10 +17,10 @@ import sympy
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 200
-"""Deepest AST nesting accepted (a sum of n terms is n deep); keeps every recursion far from Python's limit."""
+"""Deepest AST nesting accepted (a sum of n terms is n deep); keeps recursion far from Python's limit."""
 
 
-def _sigmoid(z):
+def stable_sigmoid(z):
     # exp(-|z|) never overflows; both branches agree where they meet.
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(-np.abs(z))
@@ -44,7 +44,7 @@ _MATH: dict[str, tuple[Callable, Callable, range]] = {
     "tanh": (sympy.tanh, np.tanh, range(1, 2)),
     "sqrt": (sympy.sqrt, np.sqrt, range(1, 2)),
     "abs": (sympy.Abs, np.abs, range(1, 2)),
-    "sigmoid": (sympy.Function("sigmoid"), _sigmoid, range(1, 2)),
+    "sigmoid": (sympy.Function("sigmoid"), stable_sigmoid, range(1, 2)),
     "softplus": (sympy.Function("softplus"), lambda z: np.logaddexp(0.0, z), range(1, 2)),
     "relu": (sympy.Function("relu"), lambda z: np.maximum(z, 0.0), range(1, 2)),
     "max": (sympy.Max, _max, range(2, 9)),
@@ -174,7 +174,8 @@ def _sympy_of(node: ast.AST, symbols: frozenset[str], functions: frozenset[str])
     if isinstance(node, ast.Constant):
         return sympy.Integer(node.value) if type(node.value) is int else sympy.Float(repr(node.value))
     if isinstance(node, ast.Name):
-        return CONSTANTS[node.id] if node.id in CONSTANTS and node.id not in symbols else sympy.Symbol(node.id)
+        is_constant = node.id in CONSTANTS and node.id not in symbols
+        return CONSTANTS[node.id] if is_constant else sympy.Symbol(node.id)
     if isinstance(node, ast.UnaryOp):
         inner = rec(node.operand)
         return sympy.Mul(sympy.Integer(-1), inner) if isinstance(node.op, ast.USub) else inner
