@@ -62,7 +62,6 @@ _UNARY = (ast.UAdd, ast.USub)
 _ALLOWED_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load,
                   ast.Constant) + _BINARY + _UNARY
 _OPERATOR_HINTS = {
-    ast.BitXor: "`^` is not a power in Python: use ** for powers (x**2)",
     ast.Mod: "`%` is not allowed",
     ast.FloorDiv: "`//` is not allowed: use / for division",
     ast.MatMult: "`@` is not allowed",
@@ -102,10 +101,10 @@ def _checked_tree(text: str, symbols: frozenset[str], functions: frozenset[str])
     if not text.strip():
         raise ExprError("it is empty")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        # SymPy syntax (the contract's) reads ^ as a power, as parse_expr's convert_xor does.
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as exc:
-        hint = " (use ** for powers, not ^)" if "^" in text else ""
-        raise ExprError(f"it is not valid Python syntax: {exc.msg}{hint}") from None
+        raise ExprError(f"it is not valid Python syntax: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExprError("it is nested too deeply") from None
     _check_node(tree, symbols, functions, 0)

@@ -138,15 +138,16 @@ EXPECTED: dict[str, dict] = {
     },
     # No output normalization: output_normalization_needed = False, normalize_output and
     # denormalize_output are the identity. normalize fails the comparable-scales check (spreads
-    # differ by ~100x > 10; message names the ratio); the identity pair still round-trips, so
-    # denormalize_output keeps its 3 points.
+    # differ by ~100x > 10; message names the ratio); denormalize_output has no normalization to
+    # undo, so it loses its points too (the issue: identity "loses the points with a reason").
     # q4_explanation "Not necessary: the last layer is linear, so the network can output values of
     # any magnitude; it just learns bigger weights for the income unit.": magnitude yes,
     # [normaliz, standardiz, ...] NO, [loss, gradient, mse] NO -> 1/3 of 2.
     "judy": {
         "level": "grad",
-        "Q1": 10, "Q2": 10, "Q3": 10, "Q4": 0 + 0 + 3 + 2 * 1 / 3, "Q5": 10,
-        "items": {"output_normalization_needed": 0, "normalize_output": 0, "q4_explanation": 2 / 3},
+        "Q1": 10, "Q2": 10, "Q3": 10, "Q4": 0 + 0 + 0 + 2 * 1 / 3, "Q5": 10,
+        "items": {"output_normalization_needed": 0, "normalize_output": 0, "denormalize_output": 0,
+                  "q4_explanation": 2 / 3},
         "review": FREE_TEXT,
     },
     # Plain sigmoid as the non-negative activation: >= 0 but never exceeds 1 (reach_high 1000).
@@ -178,12 +179,12 @@ EXPECTED: dict[str, dict] = {
         "missing": list(Q3_ITEMS),
         "cell_errors": [6],
     },
-    # All strings; f_nonneg = "z^2" and f_nonpos = "-z^2": ^ is XOR in Python syntax, so both are
-    # expression errors (message should say to use ** for powers), not powers.
+    # All strings; f_nonneg = "z^2" and f_nonpos = "-z^2". The contract says SymPy syntax, where ^ is
+    # a power (parse_expr's convert_xor), so both are right: a grader never wrong in her disfavour.
     "nina": {
         "level": "grad",
-        "Q1": 10, "Q2": 10, "Q3": 10, "Q4": 10, "Q5": 10 - 2.5 - 2.5,
-        "items": {"f_nonneg": 0, "f_nonpos": 0},
+        "Q1": 10, "Q2": 10, "Q3": 10, "Q4": 10, "Q5": 10,
+        "items": {},
         "review": FREE_TEXT,
     },
     # Everything right (strings with the factors in another order), but skipped the Q5 bonus: the
