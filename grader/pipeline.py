@@ -37,10 +37,19 @@ class ClassRun:
     seconds: float = 0.0
 
 
-def load_hidden(settings: Settings) -> dict[str, HiddenSet]:
+def load_hidden(settings: Settings, tasks: set[str]) -> dict[str, HiddenSet]:
+    """The hidden test sets the class needs; a missing one stops the run (Part 2 cannot be scored)."""
     from .datasets import load_hidden as read_hidden
 
-    return read_hidden(settings.hidden) if settings.hidden else {}
+    folder = Path(settings.hidden) if settings.hidden else Path("rubrics/hidden")
+    try:
+        hidden = read_hidden(folder)
+    except ValueError as exc:
+        raise SettingsError(folder, "", f"hidden test set unreadable ({exc})", "write it again with grader make-data")
+    for task in sorted(tasks - set(hidden)):
+        raise SettingsError(folder / f"{task}_test.csv", "", "hidden test set not found",
+                            "pass --hidden with the folder holding it, or create it with grader make-data --hidden-seed SECRET")
+    return hidden
 
 
 def training_files(settings: Settings, task: str) -> dict[str, Path]:
@@ -148,8 +157,8 @@ def grade_class(settings: Settings, fresh: bool = False,
     overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
     overrides = score.load_overrides(overrides_path, rubric)
     subs = discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students)
-    needs_part2 = any(t != "H3P1" for s in subs for t in s.notebooks)
-    hidden = load_hidden(settings) if needs_part2 else {}
+    part2_tasks = {t for s in subs for t in s.notebooks if t != "H3P1"}
+    hidden = load_hidden(settings, part2_tasks) if part2_tasks else {}
     outcome = ClassRun()
     todo = []
     for sub in subs:

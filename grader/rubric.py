@@ -136,9 +136,16 @@ def load_rubric(path: str | Path) -> Rubric:
     if not isinstance(data, dict):
         raise RubricError(path, "", "the top level is not a mapping", "start from rubrics/hw3.yaml")
     try:
-        return Rubric.model_validate(data)
+        rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         raise _first_problem(path, exc.errors())
+    from .checks.part2 import part2_params  # its schema lives with its checker
+
+    try:
+        part2_params(rubric)
+    except ValueError as exc:
+        raise RubricError(path, "key part2", str(exc).removeprefix("rubric "), "correct this value")
+    return rubric
 
 
 def _first_problem(path: Path, errors: list[dict]) -> RubricError:

@@ -1,29 +1,50 @@
 """Registry of checkers: task id -> what to ask the kernel for, and how to judge what came back.
 
-Each entry is two pure functions: `request(rubric)` names the answers and probes a task needs, and
-`check(answers, rubric)` returns one Finding per rubric item of the task. Adding a task is one line here.
+Each entry is pure: `request(rubric, hidden)` names the answers, probes and in-kernel handlers a task
+needs, and `check(answers, run, rubric, hidden)` returns one Finding per rubric item of the task.
+`kernel_sources` are the files run in the kernel to answer the request. Adding a task is one entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
-from ..model import Answers, Finding, Request
+from ..model import Answers, Finding, HiddenSet, NotebookRun, Request
 from ..rubric import Rubric
 from .part1 import check_part1, part1_request
+from .part2 import check_frameworks_bonus, check_part2, part2_request
+
+__all__ = ["CHECKERS", "TaskChecks", "check_frameworks_bonus"]
 
 
 @dataclass(frozen=True)
 class TaskChecks:
     """The checker of one task (a contract notebook name such as H3P1)."""
 
-    request: Callable[[Rubric], Request]
-    """Rubric -> the answer names and probes to read from the task's notebook."""
-    check: Callable[[Answers, Rubric], list[Finding]]
-    """Answers + Rubric -> one Finding per item of the task's questions; pure, no I/O."""
+    request: Callable[[Rubric, HiddenSet | None], Request]
+    """Rubric (+ the task's hidden set) -> the answer names, probes and handlers to ask the kernel for."""
+    check: Callable[[Answers, NotebookRun, Rubric, HiddenSet | None], list[Finding]]
+    """One Finding per item of the task's questions; pure, no I/O."""
+    kernel_sources: tuple[str, ...] = ("kernel_side.py",)
+
+
+def _part1_request(rubric: Rubric, hidden: HiddenSet | None) -> Request:
+    return part1_request(rubric)
+
+
+def _part1_check(answers: Answers, run: NotebookRun, rubric: Rubric, hidden: HiddenSet | None) -> list[Finding]:
+    return check_part1(answers, rubric)
+
+
+def _part2_request(task: str, rubric: Rubric, hidden: HiddenSet | None) -> Request:
+    return part2_request(task, rubric, hidden)
 
 
 CHECKERS: dict[str, TaskChecks] = {
-    "H3P1": TaskChecks(request=part1_request, check=check_part1),
+    "H3P1": TaskChecks(_part1_request, _part1_check),
+    **{task: TaskChecks(partial(_part2_request, task), partial(check_part2, task),
+                        ("kernel_side.py", "kernel_part2.py"))
+       for task in ("H3P2T1", "H3P2T2")},
 }
