@@ -156,7 +156,9 @@ def grade_class(settings: Settings, fresh: bool = False,
     rubric = load_rubric(settings.rubric)
     overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
     overrides = score.load_overrides(overrides_path, rubric)
-    subs = discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students)
+    everyone = discover.find_submissions(Path(settings.submissions), settings.default_level)
+    subs = discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students) \
+        if settings.students else everyone
     part2_tasks = {t for s in subs for t in s.notebooks if t != "H3P1"}
     hidden = load_hidden(settings, part2_tasks) if part2_tasks else {}
     outcome = ClassRun()
@@ -174,7 +176,8 @@ def grade_class(settings: Settings, fresh: bool = False,
         progress(line)
         outcome.log.append(line.split("; traceback:")[0])
     outcome.graded = [s.student for s, _ in todo]
-    results = report.read_results(Path(settings.out), [s.student for s in subs])
+    # The gradebook covers the whole class, also students graded by earlier (--student) runs.
+    results = report.read_results(Path(settings.out), [s.student for s in everyone])
     report.write_class(Path(settings.out), results, outcome.log)
     outcome.seconds = round(time.monotonic() - started, 1)
     return outcome
