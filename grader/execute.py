@@ -1,9 +1,14 @@
-"""Submission notebook -> NotebookRun: run it top to bottom in a fresh kernel of its own (nbclient).
+"""Submission notebook -> NotebookRun: run it top to bottom in a fresh, confined kernel (nbclient).
 
-A failing cell does not stop the notebook (a human grader reads on). The three ways a cell can end
-badly (raised, timed out, kernel died) become CellFailure kinds and a run status here, as data.
-After the student's cells, one more cell (the extraction code, built by extract.py) runs in the
-same kernel and returns the answers as plain JSON.
+A failing cell does not stop the notebook (a human grader reads on). The ways a cell can end badly
+(raised, timed out, kernel died, limit hit) become CellFailure kinds and a run status here, as
+data. After the student's cells, one more cell (the extraction code, built by extract.py) runs in
+the same kernel and returns the answers as plain JSON. The kernel is started by sandbox.py
+(bubblewrap, ipc sockets, rlimits) and watched by sandbox.Watchdog (memory, processes, disk, time);
+this module adds the output caps and turns every outcome into a NotebookRun.
+
+Fail closed: the payload is only ever taken from the extraction cell's own reply, and only when
+that cell completed; otherwise it is None and every answer is "not graded: <reason>".
 """
 
 from __future__ import annotations
@@ -13,69 +18,202 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
+from queue import Empty
 from typing import Any, Callable
 
 import nbformat
+import zmq
 from nbclient import NotebookClient
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .model import CellFailure, NotebookRun
-from .sandbox import SETUP_CODE, Limits, kernel_manager
+from .sandbox import SETUP_CODE, Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMEOUT_ENAME = "CellTimeoutError"
 MIME = "application/vnd.hw3-grader.answers+json"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+CELL_TYPES = ("code", "markdown", "raw")
 
 
 def trim_traceback(lines: list[str], keep: int = 12, width: int = 2000) -> str:
     """The end of a traceback is where the student's error is; the top is IPython plumbing."""
-    text = ANSI.sub("", "\n".join(lines))
+    text = ANSI.sub("", "\n".join(str(line) for line in lines))
     rows = text.splitlines()
     if len(rows) > keep:
         rows = ["..."] + rows[-keep:]
     return "\n".join(rows)[-width:]
 
 
+def _one_line(text: str, width: int = 160) -> str:
+    return " ".join(str(text).split())[:width]
+
+
 def read_notebook(path: Path) -> tuple[Any, str]:
-    """(notebook, "") or (None, reason a student can act on)."""
+    """(notebook, "") or (None, one-line reason naming the fix). See read_notebook_notes."""
+    nb, problem, _ = read_notebook_notes(path)
+    return nb, problem
+
+
+def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
+    """(notebook as nbformat 4, "", notes) or (None, one-line reason naming the fix, []).
+
+    nbformat 3 is upgraded (with a note); cells of unknown type are dropped (with a note).
+    """
+    fix = "open it in Jupyter and save it again (File > Save)"
     try:
         size = path.stat().st_size
         if size > MAX_NOTEBOOK_BYTES:
-            return None, f"the file is {size // 2**20} MiB; clear the outputs and hand it in again"
-        nb = nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as exc:
-        return None, f"not a valid notebook (not JSON: {str(exc)[:120]}); save it again from Jupyter"
+            return None, (f"the file is {size / 2**20:.0f} MiB (limit {MAX_NOTEBOOK_BYTES // 2**20} MiB); "
+                          "clear the outputs (Kernel > Restart & Clear Output), save and hand it in again"), []
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, f"the file cannot be read ({_one_line(exc.strerror or exc)}); hand it in again", []
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, f"not a valid notebook (not UTF-8 text); {fix}", []
+    except json.JSONDecodeError as exc:
+        return None, (f"not a valid notebook (not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}); "
+                      f"{fix}"), []
+    if not isinstance(data, dict) or type(data.get("nbformat")) is not int:
+        return None, f"not a Jupyter notebook (JSON without an 'nbformat' version); {fix}", []
+    version = data["nbformat"]
+    if version not in (3, 4):
+        return None, f"nbformat {version} is not supported (only 3 and 4); {fix} in a current Jupyter", []
+    notes = [] if version == 4 else [f"the notebook was in nbformat {version}; it was upgraded to 4 to run it"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
     except Exception as exc:
-        return None, f"not a valid notebook ({type(exc).__name__}: {str(exc)[:120]}); save it again from Jupyter"
+        return None, f"not a valid notebook ({type(exc).__name__}: {_one_line(exc, 120)}); {fix}", []
+    if not isinstance(nb.get("cells"), list):
+        return None, f"not a valid notebook (no list of cells); {fix}", []
+    kept, dropped = [], []
+    for index, cell in enumerate(nb.cells):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return None, f"not a valid notebook (cell {index + 1} is not a cell); {fix}", []
+        if cell.get("cell_type") not in CELL_TYPES:
+            dropped.append(f"{index + 1} ({_one_line(cell['cell_type'], 30)!r})")
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            cell["source"] = "".join(source)
+        elif not isinstance(source, str):
+            return None, f"not a valid notebook (cell {index + 1} has no text); {fix}", []
+        cell.setdefault("metadata", {})
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell.setdefault("execution_count", None)
+        kept.append(cell)
+    if dropped:
+        notes.append("cells of unknown type were ignored: " + ", ".join(dropped[:10]))
+    nb.cells = kept
     if not nb.cells:
-        return None, "the notebook has no cells"
-    return nb, ""
+        return None, "the notebook has no cells; hand in the notebook that holds your work", []
+    return nb, "", notes
 
 
 def _failure_from_error(index: int, content: dict) -> CellFailure:
-    ename = content.get("ename", "Error")
+    ename = _one_line(content.get("ename", "Error"), 200)
     kind = "timeout" if ename == TIMEOUT_ENAME else "error"
     return CellFailure(index, kind, ename, str(content.get("evalue", ""))[:500],
-                       trim_traceback(content.get("traceback", [])))
+                       trim_traceback(list(content.get("traceback", []) or [])[:200]))
 
 
 def _payload(cell) -> tuple[dict | None, str]:
     found = [o["data"][MIME] for o in cell.get("outputs", [])
-             if o.get("output_type") == "display_data" and MIME in o.get("data", {})]
+             if o.get("output_type") == "display_data" and MIME in (o.get("data") or {})]
     if len(found) != 1:
         return None, f"the answers could not be read ({len(found)} answer outputs instead of 1)"
     return (found[0], "") if isinstance(found[0], dict) else (None, "the answers were not a JSON object")
 
 
+def _content_bytes(content: dict) -> int:
+    try:
+        return len(json.dumps(content, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return len(str(content))
+
+
+class _GuardedClient(NotebookClient):
+    """nbclient with output caps: it counts what the kernel sends, keeps at most
+    limits.kept_output_bytes per cell (dropping the rest with a note), kills the kernel past
+    limits.output_bytes for the notebook, and refuses ZMQ messages over limits.message_bytes
+    outright (a single 1 GB print never lands in the grader's memory)."""
+
+    def setup_guard(self, limits: Limits, exempt_from: int) -> None:
+        self.limits = limits
+        self.exempt_from = exempt_from
+        """Cells from this index on (the extraction) are never trimmed."""
+        self.watchdog: Watchdog | None = None
+        self.received = 0
+        self.kept: dict[int, int] = {}
+        self.trimmed: set[int] = set()
+
+    async def async_start_new_kernel_client(self):
+        self.kc = self.km.client()
+        # Default options of sockets this context creates from now on (the channels).
+        self.kc.context.setsockopt(zmq.MAXMSGSIZE, int(self.limits.message_bytes))
+        await super_start(self)
+        return self.kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = _content_bytes(msg.get("content", {}))
+        self.received += size
+        if self.received > self.limits.output_bytes and self.watchdog is not None:
+            self.watchdog.fire("output", f"output limit ({describe(self.limits.output_bytes)}) exceeded")
+            return None
+        if cell_index < self.exempt_from:
+            kept = self.kept.get(cell_index, 0) + size
+            if kept > self.limits.kept_output_bytes:
+                if cell_index not in self.trimmed:
+                    self.trimmed.add(cell_index)
+                    outs.append(nbformat.v4.new_output(
+                        "stream", name="stderr",
+                        text=f"\n[grader: output of this cell beyond {describe(self.limits.kept_output_bytes)} dropped]\n"))
+                return None
+            self.kept[cell_index] = kept
+        return super().output(outs, msg, display_id, cell_index)
+
+
+async def super_start(client: NotebookClient) -> None:
+    """The rest of NotebookClient.async_start_new_kernel_client, on a client made by the caller."""
+    from nbclient.util import run_hook
+
+    try:
+        await _maybe_await(client.kc.start_channels())
+        await _maybe_await(client.kc.wait_for_ready(timeout=client.startup_timeout))
+    except Exception:
+        await client._async_cleanup_kernel()
+        raise
+    client.kc.allow_stdin = False
+    await run_hook(client.on_notebook_start, notebook=client.nb)
+
+
+async def _maybe_await(value):
+    import inspect
+
+    return await value if inspect.isawaitable(value) else value
+
+
 def run_notebook(path: Path, task: str, extraction_code: str, limits: Limits = Limits(),
                  data_files: dict[str, Path] | None = None,
                  on_cell: Callable[..., Any] | None = None) -> NotebookRun:
-    """Execute a copy of the notebook in a scratch folder and run the extraction code after it."""
-    nb, problem = read_notebook(path)
+    """Execute a copy of the notebook in a scratch folder and run the extraction code after it.
+
+    Only the copy is visible to the kernel: the original (under submissions/) is never touched.
+    on_cell is nbclient's on_cell_executed hook (keyword arguments cell, cell_index, execute_reply).
+    """
+    nb, problem, notes = read_notebook_notes(path)
     if nb is None:
-        return NotebookRun(path, task, "unreadable", reason=problem)
+        return _run(path, task, "unreadable", reason=problem)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         work = scratch / "work"
@@ -83,68 +221,182 @@ def run_notebook(path: Path, task: str, extraction_code: str, limits: Limits = L
         shutil.copyfile(path, work / path.name)
         for name, src in (data_files or {}).items():
             shutil.copyfile(src, work / "data" / name)
-        return _execute(nb, path, task, extraction_code, limits, scratch, on_cell)
+        kernel = prepare_kernel(scratch, limits)
+        try:
+            if limits.require_sandbox and not kernel.full:
+                return _run(path, task, "not_run", sandbox=kernel.sandbox, notes=notes,
+                            reason=f"not run: the full sandbox is required but {kernel.sandbox}")
+            return _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, notes)
+        finally:
+            kernel.close()
 
 
-def _execute(nb, path, task, extraction_code, limits, scratch, on_cell) -> NotebookRun:
+def _run(path, task, status, notes=(), **fields) -> NotebookRun:
+    return NotebookRun(path, task, status, notes=tuple(notes), **fields)
+
+
+async def _async_responsive(kc, seconds: float) -> bool:
+    """Whether the kernel answers a kernel_info request within `seconds` (it queues behind the
+    interrupted cell, so no answer means the cell ignored the interrupt)."""
+    msg_id = kc.kernel_info()
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            msg = await kc.get_shell_msg(timeout=left)
+        except Empty:
+            return False
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+    return False
+
+
+_responsive = run_sync(_async_responsive)
+
+
+def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, notes) -> NotebookRun:
     started = time.monotonic()
     deadline = started + limits.notebook_seconds
-    km, start_kwargs = kernel_manager(scratch)
+    n_cells = len(nb.cells)
     failures: list[CellFailure] = []
+    extraction_errors: list[CellFailure] = []
 
     def cell_timeout(cell) -> int:
         # The per-cell limit, never past the notebook's deadline.
-        return max(1, int(min(limits.cell_seconds, deadline - time.monotonic())))
+        return max(1, int(min(limits.cell_seconds, deadline - time.monotonic()) + 0.999))
 
-    client = NotebookClient(
-        nb, km=km, timeout_func=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
+    def on_error(cell, cell_index, execute_reply):
+        target = failures if cell_index < n_cells else extraction_errors
+        target.append(_failure_from_error(cell_index, execute_reply["content"]))
+
+    client = _GuardedClient(
+        nb, km=kernel.km, timeout_func=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "the cell ran past its time limit",
                           "traceback": []},
-        on_cell_error=lambda cell, cell_index, execute_reply: failures.append(
-            _failure_from_error(cell_index, execute_reply["content"])),
-        on_cell_executed=on_cell, record_timing=False, startup_timeout=120,
+        on_cell_error=on_error, on_cell_executed=on_cell, record_timing=False, startup_timeout=120,
         shutdown_kernel="immediate",
     )
+    client.setup_guard(limits, exempt_from=n_cells)
     status, reason, payload, current = "ok", "", None, -1
+    watchdog: Watchdog | None = None
+    pid = None
     try:
-        with client.setup_kernel(**start_kwargs):
-            client.kc.execute_interactive(SETUP_CODE, store_history=False, timeout=60)
+        with client.setup_kernel(**kernel.start_kwargs):
+            pid = kernel.km.provisioner.pid
+            watchdog = Watchdog(pid, scratch, limits, kernel.cgroup,
+                                deadline + limits.interrupt_grace_seconds)
+            client.watchdog = watchdog
+            watchdog.start()
+            run_sync(client.kc.execute_interactive)(SETUP_CODE, store_history=False, timeout=60)
             for index, cell in enumerate(nb.cells):
                 if time.monotonic() >= deadline:
                     status = "timed_out"
                     reason = f"the notebook ran past its {limits.notebook_seconds:g} s limit before cell {index + 1}"
                     break
-                current = index
+                current = watchdog.cell = index
+                seen = len(failures)
+                by_notebook = deadline - time.monotonic() < limits.cell_seconds
                 client.execute_cell(cell, index)
-            current = len(nb.cells)
+                if watchdog.check(disk=True) is not None:
+                    raise DeadKernelError("limit")
+                if any(f.kind == "timeout" for f in failures[seen:]) and not _responsive(
+                        client.kc, limits.interrupt_grace_seconds):
+                    watchdog.fire("time", (f"time limit ({limits.notebook_seconds:g} s per notebook)" if by_notebook
+                                           else f"time limit ({limits.cell_seconds:g} s per cell)")
+                                  + " exceeded and the interrupt ignored")
+                    raise DeadKernelError("limit")
             if status == "ok" and any(f.kind == "timeout" for f in failures) and time.monotonic() >= deadline:
                 status, reason = "timed_out", f"the notebook ran past its {limits.notebook_seconds:g} s limit"
+            current = n_cells
             extraction = nbformat.v4.new_code_cell(extraction_code)
             nb.cells.append(extraction)  # nbclient writes outputs back by index
-            client.timeout_func = lambda cell: 120
-            client.execute_cell(extraction, len(nb.cells) - 1, store_history=False)
-            payload, problem = _payload(extraction)
-            if payload is None:
-                reason = reason or problem
-    except DeadKernelError:
-        status = "kernel_died"
-        where = f"cell {current + 1}" if current < len(nb.cells) - 1 else "the grader's answer-reading step"
-        reason = f"the kernel died (its process exited or was killed) in {where}"
-        if current < len(nb.cells) - 1:
-            failures.append(CellFailure(current, "kernel_died", "DeadKernel", reason, ""))
-    except CellTimeoutError:
-        status, reason = "timed_out", "the kernel did not answer within its time limit"
+            watchdog.cell = n_cells
+            watchdog.deadline = time.monotonic() + limits.extraction_seconds + limits.interrupt_grace_seconds
+            client.timeout_func = lambda cell: max(1, int(limits.extraction_seconds))
+            client.execute_cell(extraction, n_cells, store_history=False)
+            if watchdog.check(disk=True) is not None:
+                raise DeadKernelError("limit")
+            if extraction_errors:
+                first = extraction_errors[0]
+                reason = reason or (f"the grader's answer-reading step ran past its {limits.extraction_seconds:g} s limit"
+                                    if first.kind == "timeout" else
+                                    f"the grader's answer-reading step failed ({first.ename}: {_one_line(first.evalue, 200)})")
+            else:
+                payload, problem = _payload(extraction)
+                if payload is None:
+                    reason = reason or problem
+    except (DeadKernelError, CellTimeoutError) as exc:
+        payload = None
+        trip = watchdog.trip if watchdog is not None else None
+        if trip is not None:
+            status, reason = _add_limit_failure(failures, trip, n_cells, limits)
+        elif isinstance(exc, CellTimeoutError):
+            status, reason = "timed_out", "the kernel did not answer within its time limit"
+        else:
+            status = "kernel_died"
+            where = f"cell {current + 1}" if 0 <= current < n_cells else "the grader's answer-reading step"
+            reason = f"the kernel died (its process exited or was killed) in {where}"
+            if 0 <= current < n_cells:
+                failures.append(CellFailure(current, "kernel_died", "DeadKernel", reason, ""))
     except Exception as exc:  # kernel failed to start, protocol errors: the notebook, not the class
-        status, reason = "kernel_died", f"the kernel could not run the notebook ({type(exc).__name__}: {str(exc)[:200]})"
+        payload = None
+        trip = watchdog.trip if watchdog is not None else None
+        if trip is not None:
+            status, reason = _add_limit_failure(failures, trip, n_cells, limits)
+        else:
+            status = "kernel_died"
+            reason = f"the kernel could not run the notebook ({type(exc).__name__}: {_one_line(exc, 200)})"
     finally:
-        _stop(km)
-    return NotebookRun(path, task, status, tuple(failures), round(time.monotonic() - started, 3),
-                       reason, payload)
+        if watchdog is not None:
+            watchdog.stop()
+        if pid is not None:
+            kill_tree(pid, kernel.cgroup)
+        _stop(client, kernel.km)
+    if client.trimmed:
+        notes = [*notes, "output was cut to " + describe(limits.kept_output_bytes) + " in cell(s) "
+                 + ", ".join(str(i + 1) for i in sorted(client.trimmed))]
+    return _run(path, task, status, failures=tuple(failures), seconds=round(time.monotonic() - started, 3),
+                reason=reason, payload=payload, sandbox=kernel.sandbox, notes=notes)
 
 
-def _stop(km) -> None:
+def _add_limit_failure(failures: list[CellFailure], trip: Trip, n_cells: int, limits: Limits) -> tuple[str, str]:
+    """Record the limit hit in failures (replacing nbclient's plain timeout of that cell)."""
+    status, reason, failure = _limit_outcome(trip, n_cells, limits)
+    if failure is not None:
+        failures[:] = [f for f in failures if not (f.index == failure.index and f.kind == "timeout")]
+        failures.append(failure)
+    return status, reason
+
+
+def _limit_outcome(trip: Trip, n_cells: int, limits: Limits) -> tuple[str, str, CellFailure | None]:
+    """(status, reason, failure) for a limit the watchdog (or the output guard) saw."""
+    if 0 <= trip.cell < n_cells:
+        where = f"in cell {trip.cell + 1}"
+    elif trip.cell >= n_cells:
+        where = "in the grader's answer-reading step"
+    else:
+        where = "before the first cell"
+    message = f"{trip.message} {where}; the kernel was stopped"
+    if trip.kind == "time":
+        failure = CellFailure(trip.cell, "timeout", TIMEOUT_ENAME, message, "") if 0 <= trip.cell < n_cells else None
+        return "timed_out", message, failure
+    failure = CellFailure(trip.cell, "limit", f"{trip.kind} limit", message, "") if 0 <= trip.cell < n_cells else None
+    return "limit_exceeded", message, failure
+
+
+def _stop(client, km) -> None:
     try:
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+        if client.kc is not None:
+            client.kc.stop_channels()
     except Exception:
         pass
+    try:
+        run_sync(_async_stop)(km)
+    except Exception:
+        pass
+
+
+async def _async_stop(km) -> None:
+    if km.has_kernel:
+        await km.shutdown_kernel(now=True)
+    else:
+        await km.cleanup_resources()

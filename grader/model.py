@@ -64,6 +64,8 @@ class NotebookRun:
     """Raw JSON payload the extraction request got back from the kernel (None if none)."""
     sandbox: str = ""
     """How the kernel was confined ("full: bubblewrap ..." or "reduced: ...")."""
+    notes: tuple[str, ...] = ()
+    """Things the report should mention that are not failures (nbformat 3 upgraded, output cut)."""
 
     @property
     def ok(self) -> bool:

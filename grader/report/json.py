@@ -28,7 +28,7 @@ def to_dict(result: StudentResult, fingerprint: str) -> dict:
         ],
         "notebooks": [
             {"path": run.path.name, "task": run.task, "status": run.status, "reason": run.reason,
-             "seconds": run.seconds, "sandbox": run.sandbox,
+             "seconds": run.seconds, "sandbox": run.sandbox, "notes": list(run.notes),
              "failures": [asdict(f) for f in run.failures]}
             for run in result.runs
         ],

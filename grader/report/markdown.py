@@ -39,6 +39,7 @@ def render(result: StudentResult) -> str:
             lines.append(f"- `{run.path.name}` ({run.task}): {run.status}{took}"
                          + (f": {run.reason}" if run.reason else "")
                          + (f" [sandbox: {run.sandbox}]" if run.sandbox else ""))
+            lines += [f"  - note: {note}" for note in run.notes]
             for f in run.failures:
                 lines += [f"  - cell {f.index + 1} failed ({f.kind}): {f.ename}: {f.evalue}"]
                 if f.traceback:

@@ -1,0 +1,39 @@
+"""Helpers for the hostile-notebook suite: notebooks are generated from cell sources into tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import execute, extract
+from grader.model import Answers, NotebookRun, Request
+from grader.sandbox import GiB, MiB, Limits, bwrap_status
+
+REQUEST = Request(names=("answer",))
+
+# Tight limits so every hostile notebook ends within seconds.
+TIGHT = Limits(cell_seconds=3, notebook_seconds=8, interrupt_grace_seconds=2, extraction_seconds=20,
+               memory_bytes=1 * GiB, processes=16, tasks=256, output_bytes=8 * MiB,
+               kept_output_bytes=64 * 1024, scratch_bytes=256 * MiB, scratch_files=2000,
+               tmp_bytes=64 * MiB)
+
+
+def write_notebook(folder: Path, *cells: str, name: str = "H3P1.ipynb") -> Path:
+    """A notebook holding these code cells (markdown cells: prefix the source with '#md ')."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(c[4:]) if c.startswith("#md ") else nbformat.v4.new_code_cell(c)
+        for c in cells])
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+def grade(path: Path, limits: Limits = TIGHT, request: Request = REQUEST) -> tuple[NotebookRun, Answers]:
+    run = execute.run_notebook(path, "H3P1", extract.kernel_code(request), limits)
+    return run, extract.read_answers(run, request)
+
+
+needs_bwrap = pytest.mark.skipif(bwrap_status()[0] is None, reason="bubblewrap is not usable here")

@@ -1,0 +1,170 @@
+"""execute.py: reading notebooks, tracebacks, payloads, limit outcomes; a few real kernels (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import execute, extract
+from grader.model import Request
+from grader.sandbox import Limits, Trip, describe, folder_usage
+
+REQUEST = Request(names=("answer",))
+FAST = Limits(cell_seconds=3, notebook_seconds=10, interrupt_grace_seconds=2, extraction_seconds=20)
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "H3P1.ipynb") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _nb(*cells: str) -> str:
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]))
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"cells": [', "not a valid notebook (not JSON: Expecting value at line 1 column 12); open it in Jupyter"),
+    (b"\xff\xfe{}", "not a valid notebook (not UTF-8 text)"),
+    ("[1, 2]", "not a Jupyter notebook (JSON without an 'nbformat' version)"),
+    ('{"nbformat": 2, "cells": []}', "nbformat 2 is not supported (only 3 and 4)"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 5}', "not a valid notebook"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [5]}', "not a valid notebook"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}', "the notebook has no cells; hand in"),
+], ids=["not-json", "not-utf8", "json-list", "nbformat-2", "cells-not-list", "cell-not-dict", "no-cells"])
+def test_read_notebook_gives_a_one_line_reason(tmp_path, text, reason):
+    nb, problem = execute.read_notebook(_write(tmp_path, text))
+    assert nb is None
+    assert problem.startswith(reason)
+    assert "\n" not in problem
+
+
+def test_read_notebook_too_large(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "MAX_NOTEBOOK_BYTES", 100)
+    nb, problem = execute.read_notebook(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
+    assert nb is None
+    assert "clear the outputs" in problem
+
+
+def test_read_notebook_missing_file(tmp_path):
+    nb, problem = execute.read_notebook(tmp_path / "nope.ipynb")
+    assert nb is None and problem.startswith("the file cannot be read")
+
+
+def test_read_notebook_upgrades_v3_with_a_note(tmp_path):
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": "answer = 7", "language": "python", "outputs": [], "metadata": {}}]}]}
+    nb, problem, notes = execute.read_notebook_notes(_write(tmp_path, json.dumps(v3)))
+    assert problem == ""
+    assert [c.source for c in nb.cells] == ["answer = 7"]
+    assert notes == ["the notebook was in nbformat 3; it was upgraded to 4 to run it"]
+
+
+def test_read_notebook_drops_unknown_cell_types_with_a_note(tmp_path):
+    raw = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "widget", "source": "?", "metadata": {}},
+        {"cell_type": "code", "source": ["a = 1\n", "b = 2"], "metadata": {}, "outputs": [{"junk": 1}],
+         "execution_count": None}]}
+    nb, problem, notes = execute.read_notebook_notes(_write(tmp_path, json.dumps(raw)))
+    assert problem == ""
+    assert [(c.cell_type, c.source, c.outputs) for c in nb.cells] == [("code", "a = 1\nb = 2", [])]
+    assert notes == ["cells of unknown type were ignored: 1 ('widget')"]
+
+
+def test_trim_traceback_keeps_the_end_without_ansi():
+    lines = ["\x1b[0;31mTraceback\x1b[0m"] + [f"frame {i}" for i in range(30)] + ["ValueError: bad"]
+    text = execute.trim_traceback(lines, keep=3)
+    assert text == "...\nframe 28\nframe 29\nValueError: bad"
+
+
+def test_payload_needs_exactly_one_answer_output():
+    one = {"output_type": "display_data", "data": {execute.MIME: {"values": {}}}}
+    assert execute._payload({"outputs": [one]}) == ({"values": {}}, "")
+    assert execute._payload({"outputs": [one, one]})[0] is None
+    assert execute._payload({"outputs": []})[1] == "the answers could not be read (0 answer outputs instead of 1)"
+    bad = {"output_type": "display_data", "data": {execute.MIME: [1]}}
+    assert execute._payload({"outputs": [bad]}) == (None, "the answers were not a JSON object")
+
+
+@pytest.mark.parametrize("trip, status, reason, kind", [
+    (Trip("memory", "memory limit (4 GiB) exceeded", 2), "limit_exceeded",
+     "memory limit (4 GiB) exceeded in cell 3; the kernel was stopped", "limit"),
+    (Trip("time", "time limit (3 s per cell) exceeded and the interrupt ignored", 0), "timed_out",
+     "time limit (3 s per cell) exceeded and the interrupt ignored in cell 1; the kernel was stopped", "timeout"),
+    (Trip("disk", "disk limit (2 GiB) exceeded", 5), "limit_exceeded",
+     "disk limit (2 GiB) exceeded in the grader's answer-reading step; the kernel was stopped", None),
+], ids=["memory", "time", "during-extraction"])
+def test_limit_outcome(trip, status, reason, kind):
+    got_status, got_reason, failure = execute._limit_outcome(trip, 5, Limits())
+    assert (got_status, got_reason) == (status, reason)
+    assert (failure.kind if failure else None) == kind
+
+
+def test_describe_and_folder_usage(tmp_path):
+    assert (describe(4 * 2**30), describe(64 * 2**20), describe(100)) == ("4 GiB", "64 MiB", "100 bytes")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "f").write_bytes(b"x" * 10000)
+    used, count = folder_usage(tmp_path, 100)
+    assert count == 2 and used >= 10000
+
+
+def test_required_sandbox_means_not_run(tmp_path):
+    run = execute.run_notebook(_write(tmp_path, _nb("answer = 1")), "H3P1", "",
+                               Limits(confine=False, require_sandbox=True))
+    assert run.status == "not_run"
+    assert "reduced (confinement switched off)" in run.reason
+
+
+# --- real kernels ------------------------------------------------------------------------------
+
+def _grade(path: Path, limits: Limits = FAST):
+    run = execute.run_notebook(path, "H3P1", extract.kernel_code(REQUEST), limits)
+    return run, extract.read_answers(run, REQUEST)
+
+
+@pytest.mark.slow
+def test_raise_and_continue(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "raise ValueError('boom')", "answer = answer + 1")))
+    assert run.status == "ok"
+    assert [(f.index, f.kind, f.ename, f.evalue) for f in run.failures] == [(1, "error", "ValueError", "boom")]
+    assert "ValueError: boom" in run.failures[0].traceback
+    assert answers.values["answer"].value == 2
+    assert run.sandbox.startswith(("full: bubblewrap", "sandbox: reduced"))
+
+
+@pytest.mark.slow
+def test_cell_timeout_then_later_cells_run(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("import time; time.sleep(30)", "answer = 3")))
+    assert run.status == "ok"
+    assert [(f.index, f.kind) for f in run.failures] == [(0, "timeout")]
+    assert answers.values["answer"].value == 3
+
+
+@pytest.mark.slow
+def test_kernel_death_fails_closed(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "answer = 2")))
+    assert run.status == "kernel_died"
+    assert run.payload is None
+    assert answers.missing == {"answer": "not graded: the kernel died (its process exited or was killed) in cell 2"}
+
+
+@pytest.mark.slow
+def test_unconfined_kernel_runs_and_says_reduced(tmp_path):
+    from dataclasses import replace
+    run, answers = _grade(_write(tmp_path, _nb("answer = 5")), replace(FAST, confine=False))
+    assert run.status == "ok"
+    assert run.sandbox.startswith("sandbox: reduced (confinement switched off)")
+    assert answers.values["answer"].value == 5
+
+
+@pytest.mark.slow
+def test_kernel_is_deterministic_and_single_threaded(tmp_path):
+    cell = ("import os, random, numpy\nanswer = [hash('abc'), random.random(), float(numpy.random.rand()),"
+            " os.environ['OMP_NUM_THREADS'], os.getcwd().endswith('/work')]")
+    first = _grade(_write(tmp_path, _nb(cell)))[1].values["answer"].value
+    second = _grade(_write(tmp_path, _nb(cell)))[1].values["answer"].value
+    assert first == second
+    assert first[3:] == ["1", True]
