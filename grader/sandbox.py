@@ -384,8 +384,11 @@ def prepare_kernel(scratch: Path, limits: Limits) -> Kernel:
         sandbox = f"sandbox: reduced ({why}): the kernel runs as a plain process of the grader's user"
     if notes:
         sandbox += "; " + "; ".join(notes)
+    # The kernel's own fd-level output (TensorFlow's C++ logs) would flood the instructor's terminal;
+    # what students print reaches the grader over the kernel protocol, not through these.
     start_kwargs = {"cwd": str(scratch / "work"), "env": kernel_env(scratch),
-                    "preexec_fn": child_setup(limits, cgroup)}
+                    "preexec_fn": child_setup(limits, cgroup),
+                    "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     return Kernel(km, start_kwargs, sandbox, bool(bwrap), cgroup)
 
 
