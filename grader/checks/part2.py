@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..extract import numbers, to_float
 from ..model import Answers, Finding, HiddenSet, NotebookRun, Request
 
 T1, T2 = "H3P2T1", "H3P2T2"
@@ -231,29 +232,12 @@ def part2_request(task: str, rubric: Any, hidden: HiddenSet, train_X: Any = None
 # ----------------------------------------------------------------------------- parsing (untrusted)
 
 
-def _float(x: Any) -> float | None:
-    if type(x) in (int, float):
-        return float(x)
-    if x in ("inf", "-inf", "nan"):
-        return float(x)
-    return None
-
-
 def _array(data: Any) -> np.ndarray | None:
     """{"shape", "flat"} from the kernel -> float64 array, or None when it is not exactly that."""
-    if not isinstance(data, dict):
+    flat = numbers(data) if isinstance(data, dict) and len(data.get("flat") or ()) <= MAX_NUMBERS else None
+    if flat is None or len(data["shape"]) > 8:
         return None
-    shape, flat = data.get("shape"), data.get("flat")
-    if not isinstance(shape, list) or not isinstance(flat, list) or len(shape) > 8:
-        return None
-    if not all(type(n) is int and n >= 0 for n in shape) or math.prod(shape) != len(flat):
-        return None
-    if len(flat) > MAX_NUMBERS:
-        return None
-    values = [_float(v) for v in flat]
-    if any(v is None for v in values):
-        return None
-    return np.asarray(values, dtype=np.float64).reshape(shape)
+    return np.asarray(flat, dtype=np.float64).reshape(data["shape"])
 
 
 def _dict(data: Any, key: str) -> dict:
@@ -268,7 +252,7 @@ def _text(value: Any, limit: int = 300) -> str:
 def _floats(value: Any) -> list[float] | None:
     if not isinstance(value, list):
         return None
-    out = [_float(v) for v in value]
+    out = [to_float(v) for v in value]
     return None if any(v is None for v in out) else out
 
 
@@ -761,10 +745,10 @@ def _output_range_finding(data: dict, answers: Answers, n: int, p2: T2Params) ->
     probes = [("X", _stats(first))]
     extremes = data.get("extremes") if isinstance(data.get("extremes"), list) else []
     for entry in extremes[:20]:
-        if not isinstance(entry, dict) or _float(entry.get("scale")) is None:
+        if not isinstance(entry, dict) or to_float(entry.get("scale")) is None:
             continue
         stats = entry.get(key) if isinstance(entry.get(key), dict) else {"error": "was not called"}
-        probes.append((_scale_label(_float(entry["scale"])), stats))
+        probes.append((_scale_label(to_float(entry["scale"])), stats))
     if len(probes) < 1 + len(p2.extreme_scales):
         return Finding(item, "error", 0.0, "the grader's extreme-input probes did not all come back")
     problems = [msg for label, stats in probes for msg in _range_problems(label, who, stats, p2)]
