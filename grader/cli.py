@@ -31,17 +31,21 @@ def cli() -> None:
               help="Training data copied next to each Part 2 notebook.")
 @click.option("--hidden", type=click.Path(path_type=Path), default=Path("rubrics/hidden"), show_default=True,
               help="Hidden test set (never visible to student code).")
+@click.option("--memory-gib", type=click.FloatRange(0.5, 64), default=4.0, show_default=True,
+              help="Memory per notebook (its kernel's whole process tree).")
 @click.option("--jobs", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Students graded at once (one kernel each).")
 @click.option("--require-sandbox", is_flag=True, help="Refuse to run notebooks without the full sandbox.")
 @click.option("--fresh", is_flag=True, help="Grade again even students whose reports are current.")
 def run(submissions, rubric, out, students, default_level, timeout, cell_timeout, overrides, data, hidden,
-        jobs, require_sandbox, fresh) -> None:
+        memory_gib, jobs, require_sandbox, fresh) -> None:
     """Grade every student in SUBMISSIONS (roster.csv + one folder per student)."""
     from .pipeline import grade_class
 
-    settings = Settings(Path(submissions), Path(rubric), Path(out), tuple(students), default_level, timeout,
-                        cell_timeout, overrides, Path(data), Path(hidden), jobs, require_sandbox)
+    settings = Settings(submissions=Path(submissions), rubric=Path(rubric), out=Path(out), students=tuple(students),
+                        default_level=default_level, timeout=timeout, cell_timeout=cell_timeout,
+                        overrides=overrides, data=Path(data), hidden=Path(hidden), memory_gib=memory_gib,
+                        jobs=jobs, require_sandbox=require_sandbox)
     outcome = grade_class(settings, fresh=fresh)
     click.echo(f"graded {len(outcome.graded)} student(s), {len(outcome.skipped)} already current, "
                f"in {outcome.seconds:g} s; reports in {out}/ (grades.csv, summary.md, <student>/report.md)")

@@ -218,5 +218,7 @@ class Settings:
     """Training data copied into each Part 2 notebook's data/ folder."""
     hidden: Path | None = None
     """Hidden test set (features and labels) for Part 2; never copied near a kernel."""
+    memory_gib: float = 4.0
+    """Resident memory of one kernel's process tree."""
     jobs: int = 1
     require_sandbox: bool = False

@@ -78,7 +78,8 @@ def fingerprint(sub: Submission, settings: Settings, overrides: dict) -> str:
     for path in files:
         digest.update(str(path.name).encode())
         digest.update(path.read_bytes())
-    digest.update(repr((settings.timeout, settings.cell_timeout, settings.require_sandbox)).encode())
+    digest.update(repr((settings.timeout, settings.cell_timeout, settings.memory_gib,
+                        settings.require_sandbox)).encode())
     return digest.hexdigest()
 
 
@@ -87,7 +88,7 @@ def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, se
     checks = CHECKERS[task]
     request = checks.request(rubric, hidden)
     limits = Limits(cell_seconds=settings.cell_timeout, notebook_seconds=settings.timeout,
-                    require_sandbox=settings.require_sandbox)
+                    memory_bytes=int(settings.memory_gib * 2**30), require_sandbox=settings.require_sandbox)
     run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_sources), limits,
                                training_files(settings, task))
     answers = extract.read_answers(run, request)

@@ -208,13 +208,14 @@ def bwrap_args(scratch: Path, limits: Limits, bwrap: str = "bwrap") -> list[str]
             args += ["--ro-bind", path, path]
     for name in ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for root in python_roots():
-        args += ["--ro-bind", root, root]
     size = str(int(limits.tmp_bytes))
     args += ["--proc", "/proc", "--dev", "/dev",
              "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-             "--size", size, "--tmpfs", "/tmp",
-             "--bind", str(scratch), str(scratch),
+             "--size", size, "--tmpfs", "/tmp"]
+    # After the /tmp tmpfs, or it would hide an interpreter or venv that lives under /tmp.
+    for root in python_roots():
+        args += ["--ro-bind", root, root]
+    args += ["--bind", str(scratch), str(scratch),
              "--chdir", str(scratch / "work"),
              "--remount-ro", "/"]
     return args
