@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -92,6 +92,10 @@ def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, se
     run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_sources), limits,
                                training_files(settings, task))
     answers = extract.read_answers(run, request)
+    if run.payload is not None and not answers.values:
+        run = replace(run, notes=run.notes + (
+            f"{path.name} defines none of the names {task} asks for ({', '.join(request.names[:3])}, ...): "
+            f"is it the notebook of another task, or saved before its cells were written?",))
     return answers, run, checks.check(answers, run, rubric, hidden)
 
 

@@ -97,3 +97,15 @@ def test_sigkill_mid_run_then_rerun_loses_nothing(tmp_path):
     assert {p.parent.name for p in out.glob("*/report.json")} == set(students)
     assert (out / "grades.csv").read_bytes() == (tmp_path / "clean" / "grades.csv").read_bytes()
     assert not list(out.rglob(".report.json.*"))  # no half-written file left behind
+
+
+def test_notebook_holding_the_wrong_task_is_named_in_the_report(tmp_path):
+    subs = tmp_path / "class"
+    (subs / "amy").mkdir(parents=True)
+    (subs / "roster.csv").write_text("student,level\namy,grad\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def preprocess(X):\n    return X")])
+    nbformat.write(nb, subs / "amy" / "H3P1.ipynb")
+    assert main(_args(subs, tmp_path / "out")) == 0
+    report = json.loads((tmp_path / "out" / "amy" / "report.json").read_text())
+    assert "is it the notebook of another task" in report["notebooks"][0]["notes"][0]
+    assert report["total"] == 0
