@@ -22,7 +22,7 @@ from .errors import SettingsError
 from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission
 from .report import json as json_report
 from .rubric import Rubric, load_rubric
-from .sandbox import Limits
+from .sandbox import Limits, bwrap_status
 
 VERSION = "0.1.0"
 
@@ -167,6 +167,12 @@ def grade_class(settings: Settings, fresh: bool = False,
     part2_tasks = {t for s in subs for t in s.notebooks if t != "H3P1"}
     hidden = load_hidden(settings, part2_tasks) if part2_tasks else {}
     outcome = ClassRun()
+    bwrap, why_not = bwrap_status()
+    if bwrap is None:
+        warning = (f"WARNING: sandbox: reduced ({why_not}); student code runs without filesystem or network "
+                   f"isolation" + ("; --require-sandbox: no notebook will run" if settings.require_sandbox else ""))
+        progress(warning)
+        outcome.log.append(warning)
     todo = []
     for sub in subs:
         fp = fingerprint(sub, settings, overrides)
