@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import nbformat
 import pytest
-from conftest import REQUEST, TIGHT, grade, needs_bwrap, write_notebook
+from conftest import TIGHT, grade, needs_bwrap, write_notebook
 
 from grader import execute
 from grader.sandbox import python_roots
