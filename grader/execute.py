@@ -29,12 +29,12 @@ from nbclient import NotebookClient
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from .kernel_side import MIME  # the constant only: kernel_side's functions run in the kernel
 from .model import CellFailure, NotebookRun
 from .sandbox import SETUP_CODE, Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMEOUT_ENAME = "CellTimeoutError"
-MIME = "application/vnd.hw3-grader.answers+json"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 CELL_TYPES = ("code", "markdown", "raw")
 
@@ -324,27 +324,10 @@ def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, 
                 payload, problem = _payload(extraction)
                 if payload is None:
                     reason = reason or problem
-    except (DeadKernelError, CellTimeoutError) as exc:
+    except Exception as exc:  # also a kernel that failed to start: the notebook's problem, not the class's
         payload = None
         trip = watchdog.trip if watchdog is not None else None
-        if trip is not None:
-            status, reason = _add_limit_failure(failures, trip, n_cells, limits)
-        elif isinstance(exc, CellTimeoutError):
-            status, reason = "timed_out", "the kernel did not answer within its time limit"
-        else:
-            status = "kernel_died"
-            where = f"cell {current + 1}" if 0 <= current < n_cells else "the grader's answer-reading step"
-            reason = f"the kernel died (its process exited or was killed) in {where}"
-            if 0 <= current < n_cells:
-                failures.append(CellFailure(current, "kernel_died", "DeadKernel", reason, ""))
-    except Exception as exc:  # kernel failed to start, protocol errors: the notebook, not the class
-        payload = None
-        trip = watchdog.trip if watchdog is not None else None
-        if trip is not None:
-            status, reason = _add_limit_failure(failures, trip, n_cells, limits)
-        else:
-            status = "kernel_died"
-            reason = f"the kernel could not run the notebook ({type(exc).__name__}: {_one_line(exc, 200)})"
+        status, reason = _failed_outcome(exc, trip, failures, current, n_cells, limits)
     finally:
         if watchdog is not None:
             watchdog.stop()
@@ -356,6 +339,22 @@ def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, 
                  + ", ".join(str(i + 1) for i in sorted(client.trimmed))]
     return _run(path, task, status, failures=tuple(failures), seconds=round(time.monotonic() - started, 3),
                 reason=reason, payload=payload, sandbox=kernel.sandbox, notes=notes)
+
+
+def _failed_outcome(exc: Exception, trip: Trip | None, failures: list[CellFailure], current: int,
+                    n_cells: int, limits: Limits) -> tuple[str, str]:
+    """(status, reason) of a run that ended early; a limit hit wins over what nbclient saw."""
+    if trip is not None:
+        return _add_limit_failure(failures, trip, n_cells, limits)
+    if isinstance(exc, CellTimeoutError):
+        return "timed_out", "the kernel did not answer within its time limit"
+    if not isinstance(exc, DeadKernelError):
+        return "kernel_died", f"the kernel could not run the notebook ({type(exc).__name__}: {_one_line(exc, 200)})"
+    where = f"cell {current + 1}" if 0 <= current < n_cells else "the grader's answer-reading step"
+    reason = f"the kernel died (its process exited or was killed) in {where}"
+    if 0 <= current < n_cells:
+        failures.append(CellFailure(current, "kernel_died", "DeadKernel", reason, ""))
+    return "kernel_died", reason
 
 
 def _add_limit_failure(failures: list[CellFailure], trip: Trip, n_cells: int, limits: Limits) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Code that runs INSIDE the student's kernel, after the student's cells. Never imported by the grader.
+"""Code that runs INSIDE the student's kernel, after the student's cells; never run by the grader.
 
 extract.py sends this file's source into the kernel, executes it in a fresh namespace and calls
 extract(user_ns, request). The result is published as one display_data output with the MIME type
@@ -80,7 +80,7 @@ def _plain(value, depth=0):
             inner = _plain(item, depth + 1)
             if inner["kind"] in ("other", "callable"):
                 return {"kind": "other", "type": tname, "why": f"holds a {inner['type']}"}
-            out.append(inner["value"] if inner["kind"] != "list" else inner["value"])
+            out.append(inner.get("value"))
         return {"kind": "list", "value": out, "type": tname}
     if callable(value):
         return {"kind": "callable", "type": tname}
