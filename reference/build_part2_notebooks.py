@@ -511,38 +511,23 @@ def build(n_out, activation, loss):
     return net
 """
 
-T1_KERAS_NET1 = """
+def _t1_keras_fit(net: str, history: str, units: int, activation: str, loss: str) -> str:
+    """The cell that builds and trains one Keras net (loss is source text: a name or a loss object)."""
+    return f"""
 keras.utils.set_random_seed(0)
-net1 = build(1, "sigmoid", "binary_crossentropy")
+{net} = build({units}, "{activation}", {loss})
 t0 = time.time()
-h1 = net1.fit(X_in, y_train, epochs=60, batch_size=64, verbose=0)
-print(f"net1: training accuracy {h1.history['accuracy'][-1]:.3f} ({time.time() - t0:.1f} s)")
+{history} = {net}.fit(X_in, y_train, epochs=60, batch_size=64, verbose=0)
+print(f"{net}: training accuracy {{{history}.history['accuracy'][-1]:.3f}} ({{time.time() - t0:.1f}} s)")
 """
 
-T1_KERAS_NET2 = """
-keras.utils.set_random_seed(0)
-net2 = build(2, "softmax", "sparse_categorical_crossentropy")
-t0 = time.time()
-h2 = net2.fit(X_in, y_train, epochs=60, batch_size=64, verbose=0)
-print(f"net2: training accuracy {h2.history['accuracy'][-1]:.3f} ({time.time() - t0:.1f} s)")
-"""
 
+T1_KERAS_NET1 = _t1_keras_fit("net1", "h1", 1, "sigmoid", '"binary_crossentropy"')
+T1_KERAS_NET2 = _t1_keras_fit("net2", "h2", 2, "softmax", '"sparse_categorical_crossentropy"')
 # from_logits=True on a softmax output: the loss applies softmax a second time.
-T1_KERAS_NET2_BUG_FROM_LOGITS = """
-keras.utils.set_random_seed(0)
-net2 = build(2, "softmax", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-t0 = time.time()
-h2 = net2.fit(X_in, y_train, epochs=60, batch_size=64, verbose=0)
-print(f"net2: training accuracy {h2.history['accuracy'][-1]:.3f} ({time.time() - t0:.1f} s)")
-"""
-
-T1_KERAS_NET2_BUG_ONE_UNIT = """
-keras.utils.set_random_seed(0)
-net2 = build(1, "sigmoid", "binary_crossentropy")
-t0 = time.time()
-h2 = net2.fit(X_in, y_train, epochs=60, batch_size=64, verbose=0)
-print(f"net2: training accuracy {h2.history['accuracy'][-1]:.3f} ({time.time() - t0:.1f} s)")
-"""
+T1_KERAS_NET2_BUG_FROM_LOGITS = _t1_keras_fit(
+    "net2", "h2", 2, "softmax", "keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
+T1_KERAS_NET2_BUG_ONE_UNIT = _t1_keras_fit("net2", "h2", 1, "sigmoid", '"binary_crossentropy"')
 
 T1_KERAS_CHECK = """
 print("net1 P(class 1):", net1.predict(X_in[:5], verbose=0).ravel().round(3))
