@@ -128,19 +128,19 @@ def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: d
 
 def _task_points(findings: list[Finding], rubric: Rubric, task: str, level: str) -> float:
     return sum(score.points_of(findings, rubric, q, level) for q, spec in rubric.questions.items()
-               if spec.task == task and q != "bonus_frameworks")
+               if score.source_of(q, spec) == task)
 
 
 def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
     """A grader bug is this student's problem only: every item 'error', said plainly."""
     message = f"not graded: the grader failed on this submission ({error}); please tell the instructor"
-    findings = {q.task: [Finding(i, "error", 0.0, message) for i in q.items] for q in rubric.questions.values()}
-    findings["bonus_frameworks"] = [Finding(i, "error", 0.0, message)
-                                    for i in rubric.questions.get("bonus_frameworks", rubric.questions["Q1"]).items]
+    findings: dict[str, list[Finding]] = {}
+    for qid, spec in rubric.questions.items():
+        findings.setdefault(score.source_of(qid, spec), []).extend(Finding(i, "error", 0.0, message) for i in spec.items)
     return score.score_student(sub, rubric, findings, {}, notes=[message])
 
 
-def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, print_fp: str) -> str:
+def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, fp: str) -> str:
     """Grade and write one student's reports; returns a run-log line. Never raises."""
     started = time.monotonic()
     try:
@@ -150,7 +150,7 @@ def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overr
         detail = "".join(traceback.format_exception_only(exc)).strip()
         result = failed_result(sub, rubric, detail)
         line = f"{sub.student}: grader error ({detail}); traceback:\n{traceback.format_exc()}"
-    report.write_student(result, Path(settings.out), print_fp)
+    report.write_student(result, Path(settings.out), fp)
     return f"{line} ({time.monotonic() - started:.1f} s)"
 
 

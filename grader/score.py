@@ -66,6 +66,11 @@ def _locate(rubric: Rubric, key: str, path, student) -> tuple[str, str]:
     raise OverridesError(path, f"key {student}.{key}", "unknown or ambiguous item", fix)
 
 
+def source_of(qid: str, spec) -> str:
+    """Which findings a question is scored from: its task's, or the frameworks bonus's own."""
+    return "bonus_frameworks" if qid == "bonus_frameworks" else spec.task
+
+
 def points_of(findings: list[Finding], rubric: Rubric, question: str, level: str) -> float:
     """Points a list of findings earns for one question (used to pick the better of two notebooks)."""
     items = rubric.questions[question].items
@@ -93,7 +98,7 @@ def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Find
         spec = rubric.questions.get(qid)
         if spec is None:
             continue
-        source = "bonus_frameworks" if qid == "bonus_frameworks" else spec.task
+        source = source_of(qid, spec)
         by_item = {f.item: f for f in findings.get(source, [])}
         why = absent.get(source, f"not graded: no {spec.task} notebook was handed in")
         items = tuple(_item_score(qid, item, pts.of(sub.level), by_item.get(item), mine.get(f"{qid}.{item}"), why)
