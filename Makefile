@@ -8,10 +8,12 @@ BIN = $(VENV)/bin
 install: $(VENV)/.installed sandbox
 
 # torch is pinned first: an unpinned torch takes a multi-GB CUDA build; 2.13.0 is the CPU wheel.
-$(VENV)/.installed: pyproject.toml
+# environment/requirements.txt is the course environment every graded kernel gets (CONTRACT §5).
+$(VENV)/.installed: pyproject.toml environment/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -r environment/requirements.txt
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
