@@ -13,12 +13,17 @@ that cell completed; otherwise it is None and every answer is "not graded: <reas
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import shutil
 import tempfile
 import time
+import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 from typing import Any, Callable
@@ -29,9 +34,11 @@ from nbclient import NotebookClient
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from .kernel_side import MIME  # the constant only: kernel_side's functions run in the kernel
-from .model import CellFailure, NotebookRun
-from .sandbox import SETUP_CODE, Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
+from . import integrity
+from .extract import setup_code
+from .kernel_guard import TARGET  # the constant only: kernel_guard's functions run in the kernel
+from .model import CellFailure, KernelJob, NotebookRun
+from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -125,14 +132,6 @@ def _failure_from_error(index: int, content: dict) -> CellFailure:
                        trim_traceback(list(content.get("traceback", []) or [])[:200]))
 
 
-def _payload(cell) -> tuple[dict | None, str]:
-    found = [o["data"][MIME] for o in cell.get("outputs", [])
-             if o.get("output_type") == "display_data" and MIME in (o.get("data") or {})]
-    if len(found) != 1:
-        return None, f"the answers could not be read ({len(found)} answer outputs instead of 1)"
-    return (found[0], "") if isinstance(found[0], dict) else (None, "the answers were not a JSON object")
-
-
 def _content_bytes(content: dict) -> int:
     try:
         return len(json.dumps(content, default=str))
@@ -203,10 +202,10 @@ async def _maybe_await(value):
     return await value if inspect.isawaitable(value) else value
 
 
-def run_notebook(path: Path, task: str, extraction_code: str, limits: Limits = Limits(),
+def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(),
                  data_files: dict[str, Path] | None = None,
                  on_cell: Callable[..., Any] | None = None) -> NotebookRun:
-    """Execute a copy of the notebook in a scratch folder and run the extraction code after it.
+    """Execute a copy of the notebook in a scratch folder, then ask its kernel for the answers (job).
 
     Only the copy is visible to the kernel: the original (under submissions/) is never touched.
     on_cell is nbclient's on_cell_executed hook (keyword arguments cell, cell_index, execute_reply).
@@ -226,7 +225,7 @@ def run_notebook(path: Path, task: str, extraction_code: str, limits: Limits = L
             if limits.require_sandbox and not kernel.full:
                 return _run(path, task, "not_run", sandbox=kernel.sandbox, notes=notes,
                             reason=f"not run: the full sandbox is required but {kernel.sandbox}")
-            return _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, notes)
+            return _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes)
         finally:
             kernel.close()
 
@@ -253,20 +252,20 @@ async def _async_responsive(kc, seconds: float) -> bool:
 _responsive = run_sync(_async_responsive)
 
 
-def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, notes) -> NotebookRun:
+def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> NotebookRun:
     started = time.monotonic()
     deadline = started + limits.notebook_seconds
     n_cells = len(nb.cells)
     failures: list[CellFailure] = []
-    extraction_errors: list[CellFailure] = []
+    key = secrets.token_bytes(32)
+    tampering: tuple[str, ...] = integrity.scan_notebook(nb)
 
     def cell_timeout(cell) -> int:
         # The per-cell limit, never past the notebook's deadline.
         return max(1, int(min(limits.cell_seconds, deadline - time.monotonic()) + 0.999))
 
     def on_error(cell, cell_index, execute_reply):
-        target = failures if cell_index < n_cells else extraction_errors
-        target.append(_failure_from_error(cell_index, execute_reply["content"]))
+        failures.append(_failure_from_error(cell_index, execute_reply["content"]))
 
     client = _GuardedClient(
         nb, km=kernel.km, timeout_func=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
@@ -286,7 +285,12 @@ def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, 
                                 deadline + limits.interrupt_grace_seconds)
             client.watchdog = watchdog
             watchdog.start()
-            run_sync(client.kc.execute_interactive)(SETUP_CODE, store_history=False, timeout=60)
+            setup = run_sync(client.kc.execute_interactive)(setup_code(job, key), store_history=False, timeout=60,
+                                                            output_hook=lambda msg: None)
+            if setup.get("content", {}).get("status") != "ok":
+                content = setup.get("content", {})
+                raise RuntimeError(f"the grader's setup failed in the kernel ({content.get('ename')}: "
+                                   f"{_one_line(content.get('evalue', ''), 200)})")
             for index, cell in enumerate(nb.cells):
                 if time.monotonic() >= deadline:
                     status = "timed_out"
@@ -306,24 +310,15 @@ def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, 
                     raise DeadKernelError("limit")
             if status == "ok" and any(f.kind == "timeout" for f in failures) and time.monotonic() >= deadline:
                 status, reason = "timed_out", f"the notebook ran past its {limits.notebook_seconds:g} s limit"
-            current = n_cells
-            extraction = nbformat.v4.new_code_cell(extraction_code)
-            nb.cells.append(extraction)  # nbclient writes outputs back by index
-            watchdog.cell = n_cells
+            current = watchdog.cell = n_cells
             watchdog.deadline = time.monotonic() + limits.extraction_seconds + limits.interrupt_grace_seconds
-            client.timeout_func = lambda cell: max(1, int(limits.extraction_seconds))
-            client.execute_cell(extraction, n_cells, store_history=False)
+            budget = max(0, limits.output_bytes - client.received)
+            answer = _request_answers(client.kc, job, key, limits.extraction_seconds, budget)
             if watchdog.check(disk=True) is not None:
                 raise DeadKernelError("limit")
-            if extraction_errors:
-                first = extraction_errors[0]
-                reason = reason or (f"the grader's answer-reading step ran past its {limits.extraction_seconds:g} s limit"
-                                    if first.kind == "timeout" else
-                                    f"the grader's answer-reading step failed ({first.ename}: {_one_line(first.evalue, 200)})")
-            else:
-                payload, problem = _payload(extraction)
-                if payload is None:
-                    reason = reason or problem
+            payload, tampering = answer.payload, tampering + answer.tampering
+            if payload is None:
+                reason = reason or answer.problem
     except Exception as exc:  # also a kernel that failed to start: the notebook's problem, not the class's
         payload = None
         trip = watchdog.trip if watchdog is not None else None
@@ -338,7 +333,73 @@ def _execute(nb, path, task, extraction_code, limits, scratch, on_cell, kernel, 
         notes = [*notes, "output was cut to " + describe(limits.kept_output_bytes) + " in cell(s) "
                  + ", ".join(str(i + 1) for i in sorted(client.trimmed))]
     return _run(path, task, status, failures=tuple(failures), seconds=round(time.monotonic() - started, 3),
-                reason=reason, payload=payload, sandbox=kernel.sandbox, notes=notes)
+                reason=reason, payload=payload, sandbox=kernel.sandbox, notes=notes, tampering=tampering)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What came back on the answer channel."""
+
+    payload: dict | None
+    problem: str = ""
+    """Why there is no payload, for the report."""
+    tampering: tuple[str, ...] = ()
+
+
+def _verified(content: dict, key: bytes) -> tuple[dict | None, str]:
+    """(payload, "") from a comm_msg signed with key, or (None, what is wrong with it)."""
+    data = content.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("payload"), str) or not isinstance(data.get("mac"), str):
+        return None, "an answer message without the grader's signature"
+    mac = hmac.new(key, data["payload"].encode("utf-8"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(mac, data["mac"]):
+        return None, "an answer message whose signature does not verify (forged or altered)"
+    try:
+        payload = json.loads(data["payload"])
+    except (ValueError, RecursionError):
+        return None, "a signed answer message that is not JSON"
+    return (payload, "") if isinstance(payload, dict) else (None, "a signed answer that is not a JSON object")
+
+
+def _integrity_problems(payload: dict) -> tuple[str, ...]:
+    found = payload.pop("integrity", [])
+    if not isinstance(found, list):
+        return ("the kernel-side guard's report was unreadable",)
+    return tuple(f"changed in the kernel: {_one_line(p, 200)}" for p in found[:20] if isinstance(p, str))
+
+
+async def _async_request_answers(kc, job: KernelJob, key: bytes, seconds: float, max_bytes: int) -> _Answer:
+    """Open a comm to kernel_guard's handler with the request as data and wait for its one signed
+    reply. Anything else on that comm is a sign of tampering; no reply fails closed."""
+    comm_id = uuid.uuid4().hex
+    msg = kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": TARGET, "data": job.request})
+    kc.shell_channel.send(msg)
+    end, received, replies, problems = time.monotonic() + seconds, 0, [], []
+    while (left := end - time.monotonic()) > 0:
+        try:
+            reply = await kc.get_iopub_msg(timeout=left)
+        except Empty:
+            return _Answer(None, f"the grader's answer-reading step ran past its {seconds:g} s limit")
+        if reply.get("parent_header", {}).get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        content = reply.get("content", {})
+        received += _content_bytes(content)
+        if received > max_bytes:
+            return _Answer(None, "the answers were larger than the output limit")
+        if reply.get("msg_type") == "comm_msg" and content.get("comm_id") == comm_id:
+            payload, problem = _verified(content, key)
+            (replies.append(payload) if payload is not None else problems.append(problem))
+        elif reply.get("msg_type") == "status" and content.get("execution_state") == "idle":
+            break
+    tampering = tuple(f"answer channel: {p}" for p in problems)
+    if len(replies) != 1:
+        why = "no answer came back from the grader's code in the kernel" if not replies else "several answers came back"
+        return _Answer(None, f"the answers could not be read ({why})", tampering + (
+            (f"answer channel: {why} (its handler was replaced or blocked?)",) if problems or replies else ()))
+    return _Answer(replies[0], "", tampering + _integrity_problems(replies[0]))
+
+
+_request_answers = run_sync(_async_request_answers)
 
 
 def _failed_outcome(exc: Exception, trip: Trip | None, failures: list[CellFailure], current: int,

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .model import Answers, NotebookRun, ProbeResult, Request, Value
+from .model import Answers, KernelJob, NotebookRun, ProbeResult, Request, Value
 
 KERNEL_SOURCES = ("kernel_side.py",)
 """Files whose source runs in the kernel; later ones may register extra HANDLERS."""
@@ -20,22 +20,30 @@ MAX_STR = 20_000
 KINDS = {"str", "bool", "int", "float", "list", "callable", "none", "other"}
 
 
-def kernel_code(request: Request, sources: tuple[str, ...] = KERNEL_SOURCES) -> str:
-    """The extraction cell: run the kernel-side sources in a fresh namespace and publish answers."""
+def kernel_code(request: Request, sources: tuple[str, ...] = KERNEL_SOURCES) -> KernelJob:
+    """What the kernel needs to answer `request`: the kernel-side sources and the request as data."""
     here = Path(__file__).parent
-    src = "\n\n".join((here / name).read_text(encoding="utf-8") for name in sources)
     spec = {
         "names": list(request.names),
         "probes": [{**asdict(p), "chain": list(p.chain), "args": list(p.args)} for p in request.probes],
         "extra": request.extra,
     }
+    return KernelJob("\n\n".join((here / name).read_text(encoding="utf-8") for name in sources), spec)
+
+
+def setup_code(job: KernelJob, key: bytes) -> str:
+    """The cell run before the student's first cell: installs kernel_guard with the answer sources
+    and the answer-signing key, in private namespaces with a private copy of builtins."""
+    guard = (Path(__file__).parent / "kernel_guard.py").read_text(encoding="utf-8")
     return (
-        "def _grader_extract():\n"
-        "    ns = {'__name__': '_grader'}\n"
-        f"    exec(compile({src!r}, '<grader>', 'exec'), ns)\n"
-        f"    ns['publish'](get_ipython().user_ns, __import__('json').loads({json.dumps(spec)!r}))\n"
-        "_grader_extract()\n"
-        "del _grader_extract\n"
+        "def _grader_setup():\n"
+        "    import builtins\n"
+        "    private = dict(vars(builtins))\n"
+        "    ns = {'__name__': '_hw3_guard', '__builtins__': private}\n"
+        f"    exec(compile({guard!r}, '<grader-guard>', 'exec'), ns)\n"
+        f"    ns['install'](get_ipython(), {job.sources!r}, bytes.fromhex({key.hex()!r}), private)\n"
+        "_grader_setup()\n"
+        "del _grader_setup\n"
     )
 
 

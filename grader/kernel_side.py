@@ -1,12 +1,12 @@
-"""Code that runs INSIDE the student's kernel, after the student's cells; never run by the grader.
+"""Code that runs INSIDE the student's kernel; never run by the grader.
 
-extract.py sends this file's source into the kernel, executes it in a fresh namespace and calls
-extract(user_ns, request). The result is published as one display_data output with the MIME type
-below; the grader parses it with type and size limits and judges it in its own process. Nothing
-here decides a grade: it only turns the student's objects into plain JSON data.
+kernel_guard.py installs this file's source (with the task's handlers) before the student's first
+cell, in a private namespace, and calls extract(user_ns, request) when the grader asks; its result
+goes back signed on the answer channel, and the grader parses it with type and size limits and
+judges it in its own process. Nothing here decides a grade: it only turns the student's objects
+into plain JSON data.
 """
 
-MIME = "application/vnd.hw3-grader.answers+json"
 MAX_STR = 20_000
 MAX_ITEMS = 200_000
 PROBE_SECONDS = 10
@@ -215,9 +215,3 @@ def extract(user_ns, request):
         except Exception as exc:
             extra[name] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
     return {"values": values, "probes": probes, "extra": extra}
-
-
-def publish(user_ns, request):
-    from IPython.display import display
-
-    display({MIME: extract(user_ns, request)}, raw=True)

@@ -66,6 +66,9 @@ class NotebookRun:
     """How the kernel was confined ("full: bubblewrap ..." or "reduced: ...")."""
     notes: tuple[str, ...] = ()
     """Things the report should mention that are not failures (nbformat 3 upgraded, output cut)."""
+    tampering: tuple[str, ...] = ()
+    """Signs that the notebook tampered with the grader (static scan of its source, changes the
+    kernel-side guard found, a forged answer message); its points are held for an instructor."""
 
     @property
     def ok(self) -> bool:
@@ -150,6 +153,16 @@ class Request:
     """Handler name -> JSON spec for task-specific kernel-side handlers (Part 2 introspection)."""
     timeout: float = 120.0
     """Seconds the extraction may take in the kernel."""
+
+
+@dataclass(frozen=True)
+class KernelJob:
+    """What a notebook's kernel is given to answer the grader's request (see extract.kernel_code)."""
+
+    sources: str
+    """Kernel-side code defining extract(user_ns, request), installed before the student's first cell."""
+    request: dict[str, Any]
+    """The request as JSON data; it reaches the kernel as data (a comm message), never as code."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import discover, execute, extract, report, score
+from . import discover, execute, extract, integrity, report, score
 from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
 from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission
@@ -96,7 +96,7 @@ def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, se
         run = replace(run, notes=run.notes + (
             f"{path.name} defines none of the names {task} asks for ({', '.join(request.names[:3])}, ...): "
             f"is it the notebook of another task, or saved before its cells were written?",))
-    return answers, run, checks.check(answers, run, rubric, hidden)
+    return answers, run, integrity.held(checks.check(answers, run, rubric, hidden), run.tampering)
 
 
 def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],

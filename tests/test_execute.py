@@ -80,13 +80,25 @@ def test_trim_traceback_keeps_the_end_without_ansi():
     assert text == "...\nframe 28\nframe 29\nValueError: bad"
 
 
-def test_payload_needs_exactly_one_answer_output():
-    one = {"output_type": "display_data", "data": {execute.MIME: {"values": {}}}}
-    assert execute._payload({"outputs": [one]}) == ({"values": {}}, "")
-    assert execute._payload({"outputs": [one, one]})[0] is None
-    assert execute._payload({"outputs": []})[1] == "the answers could not be read (0 answer outputs instead of 1)"
-    bad = {"output_type": "display_data", "data": {execute.MIME: [1]}}
-    assert execute._payload({"outputs": [bad]}) == (None, "the answers were not a JSON object")
+def _signed(payload_text: str, key: bytes) -> dict:
+    import hashlib
+    import hmac
+    return {"data": {"payload": payload_text, "mac": hmac.new(key, payload_text.encode(), hashlib.sha256).hexdigest()}}
+
+
+def test_answer_message_must_carry_the_runs_signature():
+    key, other = b"k" * 32, b"o" * 32
+    assert execute._verified(_signed('{"values": {}}', key), key) == ({"values": {}}, "")
+    assert execute._verified(_signed('{"values": {}}', other), key) == (
+        None, "an answer message whose signature does not verify (forged or altered)")
+    assert execute._verified({"data": {"payload": "{}"}}, key) == (None, "an answer message without the grader's signature")
+    assert execute._verified(_signed("[1]", key), key) == (None, "a signed answer that is not a JSON object")
+
+
+def test_guard_report_becomes_tampering_lines():
+    payload = {"values": {}, "integrity": ["json.dumps was replaced or deleted", 3]}
+    assert execute._integrity_problems(payload) == ("changed in the kernel: json.dumps was replaced or deleted",)
+    assert payload == {"values": {}}
 
 
 @pytest.mark.parametrize("trip, status, reason, kind", [
@@ -112,7 +124,7 @@ def test_describe_and_folder_usage(tmp_path):
 
 
 def test_required_sandbox_means_not_run(tmp_path):
-    run = execute.run_notebook(_write(tmp_path, _nb("answer = 1")), "H3P1", "",
+    run = execute.run_notebook(_write(tmp_path, _nb("answer = 1")), "H3P1", extract.kernel_code(REQUEST),
                                Limits(confine=False, require_sandbox=True))
     assert run.status == "not_run"
     assert "reduced (confinement switched off)" in run.reason

@@ -1,0 +1,227 @@
+"""Code that runs INSIDE the student's kernel, BEFORE the student's first cell: seeding and the
+answer channel. Never run by the grader itself.
+
+Why before: whatever the grader relies on in the kernel is captured here, while the kernel is still
+the one the grader started. The student's cells run afterwards and can patch anything they can
+name; so the channel keeps private references and checks, when it answers, that what it computes
+with is still what it captured:
+
+- Its code runs in private namespaces whose `__builtins__` is a copy taken now: a student who
+  assigns `builtins.__import__` or defines `__import__`/`json` among their names changes nothing here.
+- The request does not come as a cell (no IPython cell machinery, no `pre_run_cell` hooks, no
+  input transformers, no student names): the grader opens a comm with the request as data, and
+  the handler registered here answers with a `comm_msg` sent through the kernel's session.
+- The answer is signed with HMAC-SHA256 under a key that exists only in this setup code and the
+  grader's process. A forged or altered answer message does not verify and is refused outside.
+- At answer time it compares the modules, module attributes, builtins, event callbacks and the
+  display publisher with what it captured here; every change goes into the signed answer as an
+  integrity problem, and the grader holds the notebook's points for an instructor.
+
+What remains: a student's code runs in this same process and can, with enough effort (ctypes,
+`gc` or frame walking to reach the handler), still lie about its own behaviour. The grader's
+static scan flags those idioms; the hidden-set scores cannot be forged without the labels, which
+never enter the kernel.
+"""
+
+import hashlib
+import hmac
+import json
+import sys
+
+TARGET = "hw3-grader-answers"
+"""The comm target name the grader opens."""
+
+_WATCHED_MODULES = ("builtins", "json", "numpy", "math", "inspect", "signal", "warnings", "hmac",
+                    "hashlib", "IPython.display", "IPython.core.display_functions")
+# IPython (its builtin trap) and ipykernel (input forwarding) swap these in and out of builtins
+# around every cell.
+_IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "_", "__", "___", "__IPYTHON__", "input"}
+# Event callbacks from these packages are the libraries' own (matplotlib-inline flushes figures).
+_KNOWN_CALLBACK_PACKAGES = ("IPython", "ipykernel", "matplotlib", "matplotlib_inline", "ipywidgets",
+                            "tqdm", "seaborn", "pandas", "torch", "keras", "tensorflow", "comm")
+_SEEDED = ("torch", "tensorflow", "keras")
+_MAX_PROBLEMS = 20
+_MISSING = object()
+
+
+def _watch(table, label, obj):
+    """Remember obj and a shallow copy of its attributes (identity is what is compared)."""
+    try:
+        table[label] = (obj, dict(vars(obj)))
+    except TypeError:
+        pass
+
+
+def _snapshot(ip):
+    table = {}
+    for name in _WATCHED_MODULES:
+        if name in sys.modules:
+            _watch(table, name, sys.modules[name])
+    modules = dict(sys.modules)
+    callbacks = {event: list(cbs) for event, cbs in ip.events.callbacks.items()}
+    publisher = (ip.display_pub, type(ip.display_pub).publish, type(ip.display_pub))
+    return {"attrs": table, "modules": modules, "callbacks": callbacks, "publisher": publisher,
+            "prefixes": _prefixes()}
+
+
+def watch_framework(state, name, module):
+    """After torch/keras are imported: the classes and functions Part 2 introspection calls."""
+    if name == "torch":
+        for label, obj in (("torch", module), ("torch.Tensor", getattr(module, "Tensor", None)),
+                           ("torch.nn.Module", getattr(getattr(module, "nn", None), "Module", None)),
+                           ("torch.nn.functional", getattr(getattr(module, "nn", None), "functional", None))):
+            if obj is not None:
+                _watch(state["attrs"], label, obj)
+    elif name == "keras":
+        for label in ("Model", "Sequential", "layers.Layer", "ops"):
+            obj = module
+            for part in label.split("."):
+                obj = getattr(obj, part, None)
+            if obj is not None:
+                _watch(state["attrs"], "keras." + label, obj)
+
+
+def _installed(value, prefixes):
+    """Whether value comes from an installed package or the standard library. Libraries patch one
+    another on import (torch wraps torch.manual_seed and inspect.getfile); a student's patch is
+    defined in the notebook (module __main__) or in a file of the scratch folder."""
+    module = value if type(value) is type(sys) else sys.modules.get(getattr(value, "__module__", None) or "")
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        return False
+    import os
+    return os.path.realpath(path).startswith(prefixes)
+
+
+def _prefixes():
+    import os
+    import site
+    import sysconfig
+    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values()}
+    try:
+        places.update(site.getsitepackages())
+    except AttributeError:
+        pass
+    return tuple(sorted({os.path.realpath(p) + os.sep for p in places if p}))
+
+
+def _callback_module(cb):
+    return str(getattr(cb, "__module__", None) or getattr(getattr(cb, "__func__", None), "__module__", "") or "")
+
+
+def _changes(ip, state):
+    """What the student's code changed among the things the answer is computed with."""
+    problems = []
+    for label, (obj, attrs) in state["attrs"].items():
+        if label in state["modules"] and sys.modules.get(label) is not obj \
+                and not _installed(sys.modules.get(label), state["prefixes"]):
+            problems.append(f"sys.modules['{label}'] was replaced")
+            continue
+        try:
+            now = vars(obj)
+        except TypeError:
+            continue
+        for attr, value in attrs.items():
+            if label == "builtins" and attr in _IPYTHON_BUILTINS:
+                continue
+            new = now.get(attr, _MISSING)
+            if new is _MISSING:
+                problems.append(f"{label}.{attr} was deleted")
+            elif new is not value and not _installed(new, state["prefixes"]):
+                problems.append(f"{label}.{attr} was replaced by code from outside the installed packages")
+    for name, module in state["modules"].items():
+        if name not in state["attrs"] and sys.modules.get(name, module) is not module \
+                and not _installed(sys.modules.get(name), state["prefixes"]):
+            problems.append(f"sys.modules['{name}'] was replaced")
+    for event, cbs in ip.events.callbacks.items():
+        for cb in cbs:
+            if cb not in state["callbacks"].get(event, []) and \
+                    _callback_module(cb).split(".")[0] not in _KNOWN_CALLBACK_PACKAGES:
+                problems.append(f"an IPython '{event}' event hook was registered ({_callback_module(cb) or '?'})")
+    pub, publish, cls = state["publisher"]
+    if ip.display_pub is not pub or type(pub) is not cls or cls.publish is not publish \
+            or "publish" in getattr(pub, "__dict__", {}):
+        problems.append("IPython's display publisher was replaced or patched")
+    return problems[:_MAX_PROBLEMS]
+
+
+def _seed(name, module):
+    try:
+        if name == "torch":
+            module.manual_seed(0)
+            module.set_num_threads(1)
+            module.set_num_interop_threads(1)
+        elif name == "tensorflow":
+            module.random.set_seed(0)
+            module.config.threading.set_intra_op_parallelism_threads(1)
+            module.config.threading.set_inter_op_parallelism_threads(1)
+        elif name == "keras":
+            module.utils.set_random_seed(0)
+    except Exception:
+        pass
+
+
+def _install_import_hook(state):
+    """Seed torch/TensorFlow/Keras (and watch them) right after the student imports them:
+    importing them up front would cost every Part 1 notebook 3 s."""
+    import importlib.abc
+    import importlib.util
+
+    class SeedAfterImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path, target=None):
+            if fullname not in _SEEDED:
+                return None
+            sys.meta_path.remove(self)
+            try:
+                spec = importlib.util.find_spec(fullname)
+            finally:
+                sys.meta_path.insert(0, self)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
+
+            def exec_and_seed(module, _exec=exec_module, _name=fullname):
+                _exec(module)
+                _seed(_name, module)
+                watch_framework(state, _name, module)
+            spec.loader.exec_module = exec_and_seed
+            return spec
+
+    sys.meta_path.insert(0, SeedAfterImport())
+
+
+def _seed_now():
+    import random
+
+    random.seed(0)
+    try:
+        import numpy
+        numpy.random.seed(0)
+    except Exception:
+        pass
+
+
+def install(ip, answer_sources, key, private_builtins):
+    """Seed, capture, and register the answer handler. `answer_sources` define extract(user_ns, request)."""
+    _seed_now()
+    state = _snapshot(ip)
+    _install_import_hook(state)
+    answers = {"__name__": "_hw3_answers", "__builtins__": private_builtins}
+    exec(compile(answer_sources, "<grader-answers>", "exec"), answers)
+    extract, user_ns, kernel = answers["extract"], ip.user_ns, ip.kernel
+    session, iopub, dumps, new_mac, sha256 = kernel.session, kernel.iopub_socket, json.dumps, hmac.new, hashlib.sha256
+
+    def on_open(comm, msg):
+        content = msg.get("content", {})
+        problems = _changes(ip, state)
+        try:
+            payload = extract(user_ns, content.get("data") or {})
+        except Exception as exc:
+            payload = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+        payload["integrity"] = problems
+        text = dumps(payload)
+        mac = new_mac(key, text.encode("utf-8"), sha256).hexdigest()
+        session.send(iopub, "comm_msg", {"comm_id": content.get("comm_id"), "data": {"payload": text, "mac": mac}},
+                     parent=msg.get("header"))
+
+    kernel.comm_manager.register_target(TARGET, on_open)
