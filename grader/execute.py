@@ -36,7 +36,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from . import integrity
 from .extract import setup_code
-from .kernel_guard import TARGET  # the constant only: kernel_guard's functions run in the kernel
+from .kernel_guard import KEY_TARGET, TARGET  # constants only: kernel_guard's functions run in the kernel
 from .model import CellFailure, KernelJob, NotebookRun
 from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 
@@ -285,12 +285,13 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
                                 deadline + limits.interrupt_grace_seconds)
             client.watchdog = watchdog
             watchdog.start()
-            setup = run_sync(client.kc.execute_interactive)(setup_code(job, key), store_history=False, timeout=60,
+            setup = run_sync(client.kc.execute_interactive)(setup_code(job), store_history=False, timeout=60,
                                                             output_hook=lambda msg: None)
             if setup.get("content", {}).get("status") != "ok":
                 content = setup.get("content", {})
                 raise RuntimeError(f"the grader's setup failed in the kernel ({content.get('ename')}: "
                                    f"{_one_line(content.get('evalue', ''), 200)})")
+            _send_key(client.kc, key)
             for index, cell in enumerate(nb.cells):
                 if time.monotonic() >= deadline:
                     status = "timed_out"
@@ -366,6 +367,22 @@ def _integrity_problems(payload: dict) -> tuple[str, ...]:
     if not isinstance(found, list):
         return ("the kernel-side guard's report was unreadable",)
     return tuple(f"changed in the kernel: {_one_line(p, 200)}" for p in found[:20] if isinstance(p, str))
+
+
+async def _async_send_key(kc, key: bytes, seconds: float = 30) -> None:
+    """Hand the signing key to kernel_guard as data, before the first student cell (see KEY_TARGET)."""
+    msg = kc.session.msg("comm_open", {"comm_id": uuid.uuid4().hex, "target_name": KEY_TARGET,
+                                       "data": {"key": key.hex()}})
+    kc.shell_channel.send(msg)
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        reply = await kc.get_iopub_msg(timeout=left)
+        if reply.get("parent_header", {}).get("msg_id") == msg["header"]["msg_id"] and \
+                reply.get("msg_type") == "status" and reply.get("content", {}).get("execution_state") == "idle":
+            return
+
+
+_send_key = run_sync(_async_send_key)
 
 
 async def _async_request_answers(kc, job: KernelJob, key: bytes, seconds: float, max_bytes: int) -> _Answer:

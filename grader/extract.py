@@ -31,9 +31,9 @@ def kernel_code(request: Request, sources: tuple[str, ...] = KERNEL_SOURCES) -> 
     return KernelJob("\n\n".join((here / name).read_text(encoding="utf-8") for name in sources), spec)
 
 
-def setup_code(job: KernelJob, key: bytes) -> str:
-    """The cell run before the student's first cell: installs kernel_guard with the answer sources
-    and the answer-signing key, in private namespaces with a private copy of builtins."""
+def setup_code(job: KernelJob) -> str:
+    """The cell run before the student's first cell: installs kernel_guard with the answer sources,
+    in private namespaces with a private copy of builtins (the signing key follows as a comm)."""
     guard = (Path(__file__).parent / "kernel_guard.py").read_text(encoding="utf-8")
     return (
         "def _grader_setup():\n"
@@ -41,7 +41,7 @@ def setup_code(job: KernelJob, key: bytes) -> str:
         "    private = dict(vars(builtins))\n"
         "    ns = {'__name__': '_hw3_guard', '__builtins__': private}\n"
         f"    exec(compile({guard!r}, '<grader-guard>', 'exec'), ns)\n"
-        f"    ns['install'](get_ipython(), {job.sources!r}, bytes.fromhex({key.hex()!r}), private)\n"
+        f"    ns['install'](get_ipython(), {job.sources!r}, private)\n"
         "_grader_setup()\n"
         "del _grader_setup\n"
     )

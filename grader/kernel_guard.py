@@ -11,8 +11,9 @@ with is still what it captured:
 - The request does not come as a cell (no IPython cell machinery, no `pre_run_cell` hooks, no
   input transformers, no student names): the grader opens a comm with the request as data, and
   the handler registered here answers with a `comm_msg` sent through the kernel's session.
-- The answer is signed with HMAC-SHA256 under a key that exists only in this setup code and the
-  grader's process. A forged or altered answer message does not verify and is refused outside.
+- The answer is signed with HMAC-SHA256 under a per-run key that the grader sends in a comm right
+  after this setup, before the first student cell, and that lives only in the handler's closure.
+  A forged or altered answer message does not verify and is refused outside.
 - At answer time it compares the modules, module attributes, builtins, event callbacks and the
   display publisher with what it captured here; every change goes into the signed answer as an
   integrity problem, and the grader holds the notebook's points for an instructor.
@@ -29,7 +30,11 @@ import json
 import sys
 
 TARGET = "hw3-grader-answers"
-"""The comm target name the grader opens."""
+"""The comm target the grader opens to ask for the answers."""
+KEY_TARGET = "hw3-grader-key"
+"""The comm target, open only until the first student cell, that takes the answer-signing key. The
+key never travels as code: IPython caches every cell's source (linecache), and a student's cell
+could read it there."""
 
 _WATCHED_MODULES = ("builtins", "json", "numpy", "math", "inspect", "signal", "warnings", "hmac",
                     "hashlib", "IPython.display", "IPython.core.display_functions")
@@ -201,8 +206,9 @@ def _seed_now():
         pass
 
 
-def install(ip, answer_sources, key, private_builtins):
-    """Seed, capture, and register the answer handler. `answer_sources` define extract(user_ns, request)."""
+def install(ip, answer_sources, private_builtins):
+    """Seed, capture, and register the key and answer handlers. `answer_sources` define
+    extract(user_ns, request)."""
     _seed_now()
     state = _snapshot(ip)
     _install_import_hook(state)
@@ -210,9 +216,17 @@ def install(ip, answer_sources, key, private_builtins):
     exec(compile(answer_sources, "<grader-answers>", "exec"), answers)
     extract, user_ns, kernel = answers["extract"], ip.user_ns, ip.kernel
     session, iopub, dumps, new_mac, sha256 = kernel.session, kernel.iopub_socket, json.dumps, hmac.new, hashlib.sha256
+    manager, keys = kernel.comm_manager, []
+
+    def on_key(comm, msg):
+        manager.unregister_target(KEY_TARGET, on_key)
+        keys.append(bytes.fromhex(msg.get("content", {}).get("data", {}).get("key", "")))
+        comm.close()
 
     def on_open(comm, msg):
         content = msg.get("content", {})
+        if len(keys) != 1:
+            return  # no answer without the grader's key: the grader fails closed
         problems = _changes(ip, state)
         try:
             payload = extract(user_ns, content.get("data") or {})
@@ -220,8 +234,9 @@ def install(ip, answer_sources, key, private_builtins):
             payload = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         payload["integrity"] = problems
         text = dumps(payload)
-        mac = new_mac(key, text.encode("utf-8"), sha256).hexdigest()
+        mac = new_mac(keys[0], text.encode("utf-8"), sha256).hexdigest()
         session.send(iopub, "comm_msg", {"comm_id": content.get("comm_id"), "data": {"payload": text, "mac": mac}},
                      parent=msg.get("header"))
 
-    kernel.comm_manager.register_target(TARGET, on_open)
+    manager.register_target(KEY_TARGET, on_key)
+    manager.register_target(TARGET, on_open)

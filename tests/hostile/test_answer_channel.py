@@ -110,3 +110,12 @@ def test_an_honest_notebook_with_plots_progress_and_files_is_not_flagged(tmp_pat
     run, answers = grade(write_notebook(tmp_path, honest))
     assert (run.status, answers.values["answer"].value) == ("ok", 2)
     assert run.tampering == ()
+
+
+def test_the_signing_key_is_not_in_cached_cell_sources_or_the_current_message(tmp_path):
+    snoop = ("import linecache, re\n"
+             "texts = [''.join(v[2]) for v in list(linecache.cache.values()) if len(v) > 2]\n"
+             "texts.append(str(get_ipython().kernel.get_parent()))\n"
+             "answer = len(re.findall(r'[0-9a-f]{64}', ' '.join(texts)))")
+    run, answers = grade(write_notebook(tmp_path, snoop))
+    assert (run.status, answers.values["answer"].value) == ("ok", 0)
