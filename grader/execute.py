@@ -413,7 +413,12 @@ async def _async_request_answers(kc, job: KernelJob, key: bytes, seconds: float,
         why = "no answer came back from the grader's code in the kernel" if not replies else "several answers came back"
         return _Answer(None, f"the answers could not be read ({why})", tampering + (
             (f"answer channel: {why} (its handler was replaced or blocked?)",) if problems or replies else ()))
-    return _Answer(replies[0], "", tampering + _integrity_problems(replies[0]))
+    payload = replies[0]
+    tampering += _integrity_problems(payload)
+    if "values" not in payload:
+        return _Answer(None, "the grader's answer-reading step failed in the kernel ("
+                       + _one_line(payload.get("error", "no values"), 200) + ")", tampering)
+    return _Answer(payload, "", tampering)
 
 
 _request_answers = run_sync(_async_request_answers)

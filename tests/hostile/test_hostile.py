@@ -227,12 +227,13 @@ def test_no_network_not_even_loopback(tmp_path):
 
 
 @pytest.mark.slow
-def test_replacing_numpy_module_leaves_the_answer_cleanly_missing(tmp_path):
+def test_replacing_numpy_module_does_not_reach_the_grader_and_is_found(tmp_path):
     patch = "import sys, types\nsys.modules['numpy'] = types.ModuleType('numpy')\nanswer = 5"
     run, answers = grade(write_notebook(tmp_path, patch))
     assert run.status == "ok"
-    assert answers.values.get("answer") is None
-    assert answers.missing["answer"].startswith("not graded: the grader's answer-reading step failed")
+    assert answers.values["answer"].value == 5  # the grader's code imports the numpy it captured
+    assert run.tampering == ("cell 1: assigns into sys.modules",
+                             "changed in the kernel: sys.modules['numpy'] was replaced")
 
 
 LIARS = '''
