@@ -119,3 +119,16 @@ def test_the_signing_key_is_not_in_cached_cell_sources_or_the_current_message(tm
              "answer = len(re.findall(r'[0-9a-f]{64}', ' '.join(texts)))")
     run, answers = grade(write_notebook(tmp_path, snoop))
     assert (run.status, answers.values["answer"].value) == ("ok", 0)
+
+
+def test_a_patched_torch_module_call_is_found(tmp_path):
+    patch = ("import torch\n"
+             "real = torch.nn.Module.__call__\n"
+             "torch.nn.Module.__call__ = lambda self, *a, **k: real(self, *a, **k)\n"
+             "answer = 1")
+    run, answers = grade(write_notebook(tmp_path, patch))
+    assert answers.values["answer"].value == 1
+    assert run.tampering == (
+        "cell 1: assigns into torch...Module.__call__",
+        "changed in the kernel: torch.nn.Module.__call__ was replaced by code from outside the installed packages",
+    )
