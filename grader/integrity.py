@@ -12,6 +12,7 @@ writing files, `gc.collect()` and `%matplotlib inline` are not signs of anything
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from dataclasses import replace
 
@@ -64,6 +65,19 @@ def _root_name(node: ast.AST) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
+# Aliases whose real module is cheap to look at: an assignment that only adds a name
+# (`np.float = float`, a fix old code needs under NumPy 2) replaces nothing the grader uses.
+_LIGHT_MODULES = {"builtins": "builtins", "__builtins__": "builtins", "json": "json", "np": "numpy",
+                  "numpy": "numpy", "math": "math", "inspect": "inspect", "signal": "signal",
+                  "hmac": "hmac", "hashlib": "hashlib"}
+
+
+def _exists(alias: str, attr: str) -> bool:
+    if alias not in _LIGHT_MODULES:
+        return True
+    return hasattr(importlib.import_module(_LIGHT_MODULES[alias]), attr)
+
+
 def _assigned_into_guarded(target: ast.AST) -> str:
     """'json.dumps' for `json.dumps = ...`; 'sys.modules' for `sys.modules['x'] = ...`; else ''."""
     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute) \
@@ -74,7 +88,7 @@ def _assigned_into_guarded(target: ast.AST) -> str:
         if isinstance(inner, ast.Name) and inner.id == "sys":
             # sys.argv, sys.stdout and friends are set by honest code; these reach the grader.
             return f"sys.{target.attr}" if target.attr in ("modules", "meta_path", "path_hooks") else ""
-        if isinstance(inner, ast.Name) and inner.id in _GUARDED_MODULES:
+        if isinstance(inner, ast.Name) and inner.id in _GUARDED_MODULES and _exists(inner.id, target.attr):
             return f"{inner.id}.{target.attr}"
         # torch.nn.Module.__call__ = ..., but not torch.backends.cudnn.deterministic = True.
         if isinstance(inner, ast.Attribute) and inner.attr in _GUARDED_CLASSES:

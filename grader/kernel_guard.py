@@ -36,8 +36,9 @@ KEY_TARGET = "hw3-grader-key"
 key never travels as code: IPython caches every cell's source (linecache), and a student's cell
 could read it there."""
 
-_WATCHED_MODULES = ("builtins", "json", "numpy", "math", "inspect", "signal", "warnings", "hmac",
-                    "hashlib", "IPython.display", "IPython.core.display_functions")
+# What the answer code computes with. Not `warnings`: honest notebooks set warnings.showwarning.
+_WATCHED_MODULES = ("builtins", "json", "numpy", "math", "inspect", "signal", "hmac", "hashlib",
+                    "IPython.display", "IPython.core.display_functions")
 # IPython (its builtin trap) and ipykernel (input forwarding) swap these in and out of builtins
 # around every cell.
 _IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "_", "__", "___", "__IPYTHON__", "input"}

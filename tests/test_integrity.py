@@ -18,12 +18,13 @@ HONEST = [
     "class Net(nn.Module):\n    def forward(self, x):\n        return x\nNet.forward = Net.forward",
     "!pip install nothing\nanswer = eval('1 + 1')",
     "def broken(:\n    pass",
+    "import numpy as np\nnp.float = float\nnp.bool = bool",
 ]
 
 
 @pytest.mark.parametrize("source", HONEST, ids=["plots", "tqdm", "torch-flags", "pandas-files", "gc-collect",
                                                 "sys-argv", "eval-compile-methods", "own-class", "pip-and-literal-eval",
-                                                "syntax-error"])
+                                                "syntax-error", "numpy2-compat-alias"])
 def test_honest_code_shows_no_sign(source):
     assert scan_source(source) == []
 
