@@ -91,6 +91,8 @@ def _installed(value, prefixes):
     """Whether value comes from an installed package or the standard library. Libraries patch one
     another on import (torch wraps torch.manual_seed and inspect.getfile); a student's patch is
     defined in the notebook (module __main__) or in a file of the scratch folder."""
+    if getattr(value, "__module__", None) == "builtins":
+        return True  # np.bool = bool: a builtin computes nothing a student wrote
     module = value if type(value) is type(sys) else sys.modules.get(getattr(value, "__module__", None) or "")
     path = getattr(module, "__file__", None)
     if not isinstance(path, str):

@@ -18,7 +18,7 @@ HONEST = [
     "class Net(nn.Module):\n    def forward(self, x):\n        return x\nNet.forward = Net.forward",
     "!pip install nothing\nanswer = eval('1 + 1')",
     "def broken(:\n    pass",
-    "import numpy as np\nnp.float = float\nnp.bool = bool",
+    "import numpy as np\nnp.float = float\nnp.int = int",
 ]
 
 
