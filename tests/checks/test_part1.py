@@ -490,3 +490,147 @@ def test_free_text_gets_provisional_points_and_review(text, status, fraction, wo
 def test_free_text_that_is_not_text_fails():
     f = q3("q4_explanation", Value("list", ["a"], "list"))
     assert f.status == "fail" and "must be text" in f.message
+
+
+# ----------------------------------------------------------------------------- kernel side: _plain, _probe
+
+@functools.lru_cache(maxsize=1)
+def kernel_source_ns():
+    """kernel_side.py exec'd into its own namespace, as the extraction cell runs it."""
+    ns = {"__name__": "_grader"}
+    src = (Path(__file__).parents[2] / "grader" / "kernel_side.py").read_text(encoding="utf-8")
+    exec(compile(src, "<grader>", "exec"), ns)
+    return ns
+
+
+def plain(value):
+    return json.loads(json.dumps(kernel_source_ns()["_plain"](value)))
+
+
+def sympy_objects():
+    import sympy as sp
+
+    x, w1, b1 = sp.symbols("x w1 b1")
+    f1 = sp.Function("f1")
+    return {
+        "Mul": (sp.diff(f1(w1 * x + b1), w1), "x*Subs(Derivative(f1(_xi_1), _xi_1), _xi_1, b1 + w1*x)"),
+        "Add": (x + 2 * b1, "2*b1 + x"),
+        "Zero": (sp.diff(x ** 2, w1), "0"),
+        "Symbol": (x, "x"),
+        "Integer": (sp.Integer(2), "2"),
+        "Derivative": (sp.Derivative(f1(x), x), "Derivative(f1(x), x)"),
+    }
+
+
+@pytest.mark.parametrize("tname", list(sympy_objects()), ids=list(sympy_objects()))
+def test_a_sympy_object_travels_as_its_string(tname):
+    value, text = sympy_objects()[tname]
+    assert plain(value) == {"kind": "str", "value": text, "type": tname}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({("h", "y"), ("x", "z"), ("x", "h")}, {"kind": "list", "type": "set",
+                                            "value": [["h", "y"], ["x", "h"], ["x", "z"]]}),
+    (frozenset({"x -> h", "h -> y"}), {"kind": "list", "type": "frozenset", "value": ["h -> y", "x -> h"]}),
+    ((("x", "h"), ("h", "y")), {"kind": "list", "type": "tuple", "value": [["x", "h"], ["h", "y"]]}),
+    ({"x": ["h", "z"], "h": ("y",), "y": set()}, {"kind": "dict", "type": "dict",
+                                                  "value": {"x": ["h", "z"], "h": ["y"], "y": []}}),
+    ({"x": {"h": 1}}, {"kind": "dict", "type": "dict", "value": {"x": {"h": 1}}}),
+    ({1: "h"}, {"kind": "other", "type": "dict", "why": "a key that is not a string"}),
+    ({"x": object()}, {"kind": "other", "type": "dict", "why": "holds a object"}),
+    ({str(i): i for i in range(10_001)}, {"kind": "other", "type": "dict", "why": "more than 10000 elements"}),
+], ids=["set-of-pairs-sorted", "frozenset-of-strings", "tuple-of-tuples", "adjacency-dict", "nested-dict",
+        "int-key", "unreadable-value", "too-large"])
+def test_sets_and_dicts_become_plain_data(value, expected):
+    assert plain(value) == expected
+
+
+def test_sympy_symbols_as_graph_nodes_and_dict_keys():
+    import sympy as sp
+
+    x, h = sp.symbols("x h")
+    assert plain({x: [h]}) == {"kind": "dict", "type": "dict", "value": {"x": ["h"]}}
+    assert plain([(x, h)]) == {"kind": "list", "type": "list", "value": [["x", "h"]]}
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"kind": "dict", "value": {"x": ["h", "z"], "h": "y"}, "type": "dict"},
+     Value("dict", {"x": ["h", "z"], "h": "y"}, "dict")),
+    ({"kind": "dict", "value": {"x": [None]}, "type": "dict"}, "the dict holds keys that are not strings"),
+    ({"kind": "dict", "value": ["x"], "type": "dict"}, "the dict holds keys that are not strings"),
+    ({"kind": "dict", "value": {"x" * 201: 1}, "type": "dict"}, "the dict holds keys that are not strings"),
+], ids=["adjacency", "null-value", "not-an-object", "long-key"])
+def test_extract_reads_dicts_with_limits(raw, expected):
+    from grader.extract import _value
+
+    got = _value(raw)
+    assert got == expected if isinstance(expected, Value) else got.startswith(expected)
+
+
+Z_PROBE = [-1.0e6, -1.0, 0.0, 1.0e3, 1.0e6]
+
+
+def torch_activations():
+    import torch
+
+    return {
+        "nn.Softplus()": (torch.nn.Softplus(), [0.0, math.log1p(math.exp(-1)), math.log(2), 1e3, 1e6]),
+        "torch.relu": (torch.relu, [0.0, 0.0, 0.0, 1e3, 1e6]),
+        "torch.sigmoid": (torch.sigmoid, [0.0, 1 / (1 + math.e), 0.5, 1.0, 1.0]),
+        "F.softplus": (torch.nn.functional.softplus, [0.0, math.log1p(math.exp(-1)), math.log(2), 1e3, 1e6]),
+    }
+
+
+@pytest.mark.parametrize("name", list(torch_activations()), ids=list(torch_activations()))
+def test_probe_retries_pytorch_activations_with_a_float64_tensor(name):
+    fn, expected = torch_activations()[name]
+    out = kernel_source_ns()["_probe"]({"f": fn}, {"chain": ["f"], "args": [Z_PROBE]}, {})
+    assert out["ok"], out
+    np.testing.assert_allclose(np.array(out["value"]["flat"], dtype=float), expected, rtol=1e-12)
+
+
+def test_a_tensor_that_requires_grad_is_detached():
+    import torch
+
+    out = kernel_source_ns()["_as_array"](torch.tensor([1.0, 2.0], requires_grad=True) * 2)
+    assert out.dtype == np.float64 and out.tolist() == [2.0, 4.0]
+
+
+def math_exp_neg(z):
+    from math import exp
+
+    return -exp(z)
+
+
+@pytest.mark.parametrize("fn, expected", [
+    (lambda z: math.exp(z), [0.0, math.exp(-1), 1.0, "inf", "inf"]),
+    (lambda z: math.log1p(math.exp(z)), [0.0, math.log1p(math.exp(-1)), math.log(2), "inf", "inf"]),
+    (math_exp_neg, [-0.0, -math.exp(-1), -1.0, "-inf", "-inf"]),
+    (lambda z: 1 / (1 + math.exp(-z)), [0.0, 1 / (1 + math.e), 0.5, 1.0, 1.0]),
+    (lambda z: math.e ** z, [0.0, math.exp(-1), 1.0, "inf", "inf"]),
+], ids=["math.exp", "math-softplus", "from-math-import-exp-negated", "math-sigmoid", "float-power"])
+def test_scalar_math_overflows_to_inf_like_numpy(fn, expected):
+    before = math.exp
+    out = kernel_source_ns()["_probe"]({"f": fn}, {"chain": ["f"], "args": [Z_PROBE]}, {})
+    assert out == {"ok": True, "value": {"shape": [5], "flat": expected}}
+    assert math.exp is before  # the kernel's math module is given back as it was
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("f_nonneg", lambda z: math.exp(z)),
+    ("f_nonneg", lambda z: math.log1p(math.exp(z))),
+    ("f_nonpos", lambda z: -math.exp(z)),
+    ("f_bounded", lambda z, a, b: a + (b - a) / (1 + math.exp(-z))),
+], ids=["math.exp", "math-softplus", "neg-math.exp", "math-sigmoid-bounded"])
+def test_scalar_math_activations_get_their_points(request_, name, answer):
+    f = findings_with(request_, **{name: answer})[name]
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_pytorch_activations_get_their_points(request_):
+    import torch
+
+    f = findings_with(request_, f_nonneg=torch.nn.Softplus(), f_nonpos=lambda z: -torch.relu(z),
+                      f_bounded=lambda z, a, b: a + (b - a) * torch.sigmoid(z))
+    for name in ("f_nonneg", "f_nonpos", "f_bounded"):
+        assert (f[name].status, f[name].fraction) == ("pass", 1.0), f[name].message
