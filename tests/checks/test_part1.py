@@ -268,13 +268,79 @@ def test_graph_edges_partial_credit(edges, fraction, words):
     assert words in f.message
 
 
-@pytest.mark.parametrize("value", [Value("list", [], "list"), Value("list", [["x", "h", "z"]], "list"),
-                                   Value("str", "x->h", "str"), Value("other", None, "dict")],
-                         ids=["empty", "triple", "string", "dict"])
-def test_graph_edges_of_the_wrong_form_fail(value):
+@pytest.mark.parametrize("value, words", [
+    (Value("list", [], "list"), "it holds no edges"),
+    (Value("list", [["x", "h", "z"]], "list"), "element 0 is ['x', 'h', 'z']"),
+    (Value("list", ["x h"], "list"), "element 0 is 'x h'"),
+    (Value("list", ["x -> "], "list"), "'x ->' is not of the form \"source -> target\""),
+    (Value("str", "x h z y", "str"), "it is of type str ('x h z y')"),
+    (Value("dict", {"x": {"h": 1}}, "dict"), "the targets of 'x' are [{'h': 1}]"),
+    (Value("dict", {}, "dict"), "it holds no edges"),
+    (Value("other", None, "Graph"), "it is of type Graph"),
+], ids=["empty", "triple", "string-without-arrow", "arrow-without-target", "bare-string", "nested-dict",
+        "empty-dict", "unreadable-object"])
+def test_graph_edges_of_the_wrong_form_fail_naming_the_forms_read(value, words):
     f = next(f for f in check_part1(Answers("H3P1", {"graph_edges": value}), RUBRIC) if f.item == "graph_edges")
     assert (f.status, f.fraction) == ("fail", 0.0)
-    assert "list of (source, target) pairs" in f.message
+    assert "must be a list of (source, target) pairs" in f.message
+    assert 'an adjacency dict {"x": ["h", "z"], "h": ["y"]}' in f.message and '"x -> h"' in f.message
+    assert words in f.message
+
+
+def right_graphs():
+    import sympy as sp
+
+    x, h, z, y = sp.symbols("x h z y")
+    return {
+        "set-of-pairs": {("x", "h"), ("x", "z"), ("h", "y")},
+        "set-of-tuples-with-ops": {("x", "*2"), ("*2", "+1"), ("+1", "h"), ("x", "**2"), ("**2", "z"),
+                                   ("h", "sigmoid"), ("sigmoid", "y")},
+        "tuple-of-tuples": (("x", "h"), ("x", "z"), ("h", "y")),
+        "adjacency-dict": {"x": ["h", "z"], "h": ["y"]},
+        "adjacency-dict-single-targets": {"x": ("h", "z"), "h": "y", "z": [], "y": []},
+        "arrow-strings": ["x -> h", "x->z", "h → y"],
+        "arrow-chains": ["x -> h -> y", "X=>Z"],
+        "one-string": "x -> h, x -> z\nh --> y",
+        "upper-case": [("X", "H"), ("X", "Z"), ("H", "Y")],
+        "sympy-symbols": [(x, h), (x, z), (h, y)],
+    }
+
+
+@pytest.mark.parametrize("name", list(right_graphs()), ids=list(right_graphs()))
+def test_the_right_graph_in_any_container_gets_full_marks(request_, name):
+    f = findings_with(request_, graph_edges=right_graphs()[name])["graph_edges"]
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_a_string_with_one_edge_is_read_as_that_edge():
+    f = next(f for f in check_part1(Answers("H3P1", {"graph_edges": Value("str", "x->h", "str")}), RUBRIC)
+             if f.item == "graph_edges")
+    assert (f.status, f.fraction) == ("fail", pytest.approx(1 / 3))
+    assert "Missing: h→y, x→z." in f.message
+
+
+def test_dy_dz_counterexample_respects_the_graph():
+    from grader.checks.part1 import q2_points
+
+    f = next(f for f in check_part1(Answers("H3P1", {"dy_dz": Value("str", "y*(1 - y)", "str")}), RUBRIC)
+             if f.item == "dy_dz")
+    p = q2_points(RUBRIC.seed)
+    x = p["x"][0]
+    y = 1 / (1 + math.exp(-(2 * x + 1)))
+    assert f.status == "fail"
+    assert (f"gives {y * (1 - y):.6g} at x={x:.6g} (so h=2x+1={2 * x + 1:.6g}, z=x²={x * x:.6g}, "
+            f"y=sigmoid(h)={y:.6g})") in f.message
+    assert f.counterexample == {"given": pytest.approx(y * (1 - y)), "expected": 0.0}
+
+
+@pytest.mark.parametrize("text, type_name", [
+    ("y*(1 - y) - sigmoid(h)*(1 - sigmoid(h))", "str"), ("z - x**2", "str"), ("h - 2*x - 1", "str"),
+    ("0", "Zero"),
+], ids=["zero-on-the-graph", "z-is-x-squared", "h-is-2x-plus-1", "sympy-Zero"])
+def test_dy_dz_that_is_zero_where_the_equations_hold_passes(text, type_name):
+    f = next(f for f in check_part1(Answers("H3P1", {"dy_dz": Value("str", text, type_name)}), RUBRIC)
+             if f.item == "dy_dz")
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
 
 
 @pytest.mark.parametrize("value, status", [
