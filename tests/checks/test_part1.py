@@ -700,3 +700,174 @@ def test_pytorch_activations_get_their_points(request_):
                       f_bounded=lambda z, a, b: a + (b - a) * torch.sigmoid(z))
     for name in ("f_nonneg", "f_nonpos", "f_bounded"):
         assert (f[name].status, f[name].fraction) == ("pass", 1.0), f[name].message
+
+
+# ----------------------------------------------------------------------------- Q1 derived with SymPy
+
+@functools.lru_cache(maxsize=1)
+def sympy_derived():
+    """Q1 answers as a student gets them from sympy.diff, with f1, f2, f3 (and the loss L) as
+    sympy.Function: (as the objects, by name)."""
+    import sympy as sp
+
+    x, w1, w2, w3, w4, b1, b2, b3, dL_dy_hat = sp.symbols("x w1 w2 w3 w4 b1 b2 b3 dL_dy_hat")
+    f1, f2, f3, L = (sp.Function(n) for n in ("f1", "f2", "f3", "L"))
+    y_hat = f3(w3 * f1(w1 * x + b1) + w4 * f2(w2 * x + b2) + b3)
+    leaves = dict(x=x, w1=w1, w2=w2, w3=w3, w4=w4, b1=b1, b2=b2, b3=b3)
+    chain = {f"dL_d{k}": dL_dy_hat * sp.diff(y_hat, v) for k, v in leaves.items()}
+    loss = {f"dL_d{k}": sp.diff(L(y_hat), v) for k, v in leaves.items()}
+    return chain, loss
+
+
+@pytest.mark.parametrize("form", ["chain", "loss-function"])
+def test_derivatives_from_sympy_diff_pass_as_objects_and_as_strings(request_, form):
+    answers = sympy_derived()[0 if form == "chain" else 1]
+    assert "Subs(Derivative(f1(_xi_1), _xi_1), _xi_1, b1 + w1*x)" in str(answers["dL_dw1"])
+    for given in (answers, {k: str(v) for k, v in answers.items()}):
+        f = findings_with(request_, **given)
+        for name in Q1_NAMES:
+            assert (f[name].status, f[name].fraction) == ("pass", 1.0), (name, f[name].message)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("dL_dw3", "dL_dy_hat*Derivative(f3(z3), z3)*h1"),
+    ("dL_db1", "dL_dy_hat*Subs(Derivative(f3(_xi_1), _xi_1), _xi_1, z3)*w3*Derivative(f1(z1), z1)"),
+    ("dL_db3", "Derivative(L(y_hat), y_hat)*df3(z3)"),
+    ("dL_dw1", "dL_dy_hat*df3(z3)*w3*x*Piecewise((df1(z1), z1 > 0), (df1(z1), True)) "
+               "+ 0*Max(z1, 0) + Heaviside(z1) - Heaviside(z1)"),
+], ids=["Derivative", "Subs-and-Derivative", "loss-derivative-at-y_hat", "Heaviside-Piecewise-Max"])
+def test_sympy_syntax_in_q1_strings_passes(request_, name, text):
+    f = q1_finding(request_, name, text)
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_loss_derivative_away_from_y_hat_fails_with_a_counterexample(request_):
+    f = q1_finding(request_, "dL_db3", "Subs(Derivative(L(_xi_1), _xi_1), _xi_1, h1)*df3(z3)")
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "your answer gives nan" in f.message
+
+
+def test_an_unreadable_sympy_answer_names_its_type(request_):
+    import sympy as sp
+
+    f = q1_finding(request_, "dL_dw1", sp.Symbol("y") * sp.Symbol("x"))
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "`dL_dw1` = 'x*y' (a Mul object, read as the text it prints as) could not be read" in f.message
+    assert "the name `y`" in f.message
+
+
+def test_a_long_answer_is_cut_in_the_message_and_says_so(request_):
+    text = "x + " * 100 + "y"
+    f = q1_finding(request_, "dL_dw1", text)
+    assert f"(the first 300 of {len(text)} characters; the rest is in your notebook)" in f.message
+
+
+# ----------------------------------------------------------------------------- Q3 as students write it
+
+@pytest.mark.parametrize("name, value, status", [
+    ("net1_output_units", Value("str", "1", "str"), "pass"),
+    ("net1_output_units", Value("str", "a single unit", "str"), "pass"),
+    ("net1_output_units", Value("str", "none", "str"), "fail"),
+    ("net1_output_units", Value("str", "Dense(1)", "str"), "pass"),
+    ("net2_output_units", Value("str", "2 (one per class)", "str"), "pass"),
+    ("net2_output_units", Value("float", 2.0, "float"), "pass"),
+    ("net2_output_units", Value("str", "two units", "str"), "pass"),
+    ("net2_output_units", Value("str", "2units", "str"), "pass"),
+    ("net2_output_units", Value("str", "Two", "str"), "pass"),
+    ("net2_output_units", Value("str", "2", "Integer"), "pass"),
+    ("net2_output_units", Value("str", "1.5 units", "str"), "fail"),
+    ("net2_output_units", Value("str", "two, or one with a sigmoid", "str"), "review"),
+    ("net2_output_units", Value("str", "nn.Linear(64, 2)", "str"), "review"),
+    ("net2_output_units", Value("str", "2 and 2", "str"), "pass"),
+], ids=["str-1", "a-single-unit", "none-is-not-one", "Dense(1)", "2-one-per-class", "float-2.0", "two-units",
+        "2units", "Two", "sympy-Integer", "not-whole", "two-words", "several-numerals", "same-number-twice"])
+def test_output_units_read_as_a_ta_would(name, value, status):
+    f = q3(name, value)
+    assert f.status == status, f.message
+    assert f.fraction == (1.0 if status == "pass" else 0.0)
+
+
+def test_several_numbers_say_which_were_seen():
+    f = q3("net2_output_units", Value("str", "nn.Linear(64, 2)", "str"))
+    assert "names several numbers (2, 64)" in f.message and "an instructor will read it" in f.message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("net1_output_activation", "nn.Sigmoid()"),
+    ("net1_output_activation", "Sigmoid function"),
+    ("net1_output_activation", "tf.keras.activations.sigmoid"),
+    ("net1_output_activation", "torch.sigmoid"),
+    ("net2_output_activation", "torch.softmax"),
+    ("net2_output_activation", "nn.Softmax(dim=1)"),
+    ("net2_output_activation", "F.softmax"),
+    ("net2_output_activation", "keras.layers.Softmax()"),
+], ids=lambda v: v if "." in v or " " in v else None)
+def test_output_activation_named_by_its_library_spelling(name, text):
+    f = q3(name, Value("str", text, "str"))
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+# ----------------------------------------------------------------------------- Q4 in float32
+
+@pytest.mark.parametrize("normalize, denormalize", [
+    (lambda Y: (Y / SCALE).astype(np.float32), lambda Yn: Yn.astype(np.float32) * SCALE.astype(np.float32)),
+    (lambda Y: ((Y - MU) / SD).astype(np.float32),
+     lambda Yn: Yn.astype(np.float32) * SD.astype(np.float32) + MU.astype(np.float32)),
+    (lambda Y: np.float32(Y) / np.float32([10000, 100]), lambda Yn: np.float32(Yn) * np.float32([10000, 100])),
+], ids=["divide-float32", "standardize-float32", "float32-inputs"])
+def test_a_float32_round_trip_passes(request_, normalize, denormalize):
+    f = findings_with(request_, normalize_output=normalize, denormalize_output=denormalize)
+    assert (f["denormalize_output"].status, f["denormalize_output"].fraction) == ("pass", 1.0), \
+        f["denormalize_output"].message
+
+
+def test_round_trip_tolerance_is_relative_to_each_columns_range():
+    from grader.checks.part1 import Q4_FLOAT32_RTOL, _round_trip_ok
+
+    y = np.array([[0.0, 0.0], [10000.0, 100.0], [50.0, 50.0]])
+    slack = Q4_FLOAT32_RTOL * np.array([10000.0, 100.0])
+    near = y + 0.9 * slack
+    far = y + 1.1 * slack + 1e-6
+    assert _round_trip_ok(near, y, 1e-6, 1e-6).all()
+    assert not _round_trip_ok(far, y, 1e-6, 1e-6).any()
+    assert not _round_trip_ok(y * np.nan, y, 1e-6, 1e-6).any()
+
+
+def test_a_round_trip_off_by_a_percent_still_fails(request_):
+    f = findings_with(request_, denormalize_output=lambda Yn: Yn * SCALE * 1.01)["denormalize_output"]
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "does not give Y back" in f.message
+
+
+# ----------------------------------------------------------------------------- free text: whole words
+
+@pytest.mark.parametrize("keyword, text, found", [
+    ("one", "none of the outputs", False),
+    ("two", "both networks", False),
+    ("one", "One unit", True),
+    ("two", "two-unit layer", True),
+    ("1", "income up to 10000", False),
+    ("1", "Net-1 has 1 unit", True),
+    ("normaliz", "we normalized both", True),
+    ("normaliz", "Normalization", True),
+    ("scale", "scaling the targets", True),
+    ("dominate", "income dominates", True),
+    ("soft max", "a Soft-Max layer", True),
+    ("soft max", "soft\nmax", True),
+    ("min-max", "min-max scaling", True),
+    ("loss", "the losses", True),
+    ("train", "retrain", False),
+    ("change", "exchange", False),
+    ("output", "outputs", True),
+    ("σ", "σ(z)", True),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_keywords_match_whole_words_and_phrases(keyword, text, found):
+    from grader.checks.part1 import keyword_in
+
+    assert keyword_in(keyword, text) is found
+
+
+def test_none_and_networks_earn_no_keyword_points():
+    f = q3("q3_explanation", Value("str", "A sigmoid for none of the softmax networks.", "str"))
+    assert f.fraction == pytest.approx(2 / 4)
+    assert "not found: one / 1 / single; two / 2" in f.message
