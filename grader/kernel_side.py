@@ -293,14 +293,21 @@ def _restore(patched):
 def _element(funcs, args, kwargs, i):
     import numpy as np
 
-    pick = lambda v: float(v[i]) if isinstance(v, np.ndarray) else v  # noqa: E731
-    try:
+    def call(number):
+        pick = lambda v: number(v[i]) if isinstance(v, np.ndarray) else v  # noqa: E731
         one = _call_chain(funcs, [pick(a) for a in args], {k: pick(v) for k, v in kwargs.items()})
+        return float(_as_array(one).reshape(-1)[0])
+
+    try:
+        return call(float)
     except OverflowError:
-        # Python floats raise where float64 gives inf (math.e ** z, huge int arithmetic): judge it as
-        # the inf that np.exp gives, not as a failed probe.
-        return float("inf")
-    return float(_as_array(one).reshape(-1)[0])
+        pass
+    try:
+        # Python floats raise where float64 gives inf (math.e ** z); np.float64 is a float whose
+        # arithmetic overflows as np.exp does, so -math.e ** z becomes -inf, as it should.
+        return call(np.float64)
+    except OverflowError:
+        return float("inf")  # what exp's overflow gives; the sign cannot be told
 
 
 def _elementwise(user_ns, funcs, args, kwargs, shape):

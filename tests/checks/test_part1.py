@@ -674,7 +674,10 @@ def math_exp_neg(z):
     (math_exp_neg, [-0.0, -math.exp(-1), -1.0, "-inf", "-inf"]),
     (lambda z: 1 / (1 + math.exp(-z)), [0.0, 1 / (1 + math.e), 0.5, 1.0, 1.0]),
     (lambda z: math.e ** z, [0.0, math.exp(-1), 1.0, "inf", "inf"]),
-], ids=["math.exp", "math-softplus", "from-math-import-exp-negated", "math-sigmoid", "float-power"])
+    (lambda z: -(math.e ** z), [-0.0, -math.exp(-1), -1.0, "-inf", "-inf"]),
+    (lambda z: float(10 ** int(min(abs(z), 400))), ["inf", 10.0, 1.0, "inf", "inf"]),
+], ids=["math.exp", "math-softplus", "from-math-import-exp-negated", "math-sigmoid", "float-power",
+        "negated-float-power", "int-too-large-for-float"])
 def test_scalar_math_overflows_to_inf_like_numpy(fn, expected):
     before = math.exp
     out = kernel_source_ns()["_probe"]({"f": fn}, {"chain": ["f"], "args": [Z_PROBE]}, {})
@@ -871,3 +874,28 @@ def test_none_and_networks_earn_no_keyword_points():
     f = q3("q3_explanation", Value("str", "A sigmoid for none of the softmax networks.", "str"))
     assert f.fraction == pytest.approx(2 / 4)
     assert "not found: one / 1 / single; two / 2" in f.message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("f_nonneg", "Max(z, 0)"),
+    ("f_nonneg", "z*Heaviside(z)"),
+    ("f_nonneg", "Piecewise((z, z > 0), (0, True))"),
+    ("f_nonneg", "Abs(z)"),
+    ("f_nonneg", "log(1 + E**z)"),
+    ("f_nonpos", "Min(z, 0)"),
+    ("f_nonpos", "-z*Heaviside(z)"),
+    ("f_bounded", "Min(Max(z, a), b)"),
+    ("f_bounded", "Piecewise((a, z < a), (b, z > b), (z, True))"),
+    ("f_bounded", "a + (b - a)*(1 + erf(z))/2"),
+    ("f_bounded", "(a + b)/2 + (b - a)/pi*atan(z)"),
+], ids=["Max", "z-Heaviside", "Piecewise", "Abs", "log-E", "Min", "neg-Heaviside", "Min-Max", "Piecewise-clip",
+        "erf", "atan"])
+def test_q5_strings_in_sympy_syntax_pass(request_, name, text):
+    f = findings_with(request_, **{name: text})[name]
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_q5_heaviside_alone_is_bounded_by_one(request_):
+    f = findings_with(request_, f_nonneg="Heaviside(z)")["f_nonneg"]
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "a price above 1 can never be predicted" in f.message
