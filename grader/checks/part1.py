@@ -137,7 +137,8 @@ def _probe_values(answers: Answers, name: str, key: str, what: str) -> np.ndarra
         raise _Unusable("error", f"`{name}` is a function, but the grader got no result from calling it "
                                  f"on {what}; an instructor will check it.")
     if not result.ok:
-        raise _Unusable("fail", f"Calling `{name}` on {what} raised an error: {result.error}")
+        cut = " (the kernel keeps the first 500 characters of an error)" if len(result.error) >= 500 else ""
+        raise _Unusable("fail", f"Calling `{name}` on {what} raised an error: {result.error}{cut}")
     flat = numbers(result.value)
     if flat is None:
         raise _Unusable("error", f"`{name}` returned something the grader cannot read on {what}.")
@@ -185,7 +186,8 @@ def _bool_of(name: str, value: Value) -> bool:
 
 def _kind_words(value: Value) -> str:
     shown = f" ({value.value!r})" if value.kind in ("str", "int", "float", "bool") else ""
-    return f"{value.type_name or value.kind}{shown}"[:200]
+    words = f"{value.type_name or value.kind}{shown}"
+    return words if len(words) <= 200 else f"{words[:200]}... (cut at 200 characters)"
 
 
 # ----------------------------------------------------------------------------- Q1 data (cached)
@@ -637,7 +639,7 @@ def _activation_item(expected: str, loss: str) -> Callable:
             return Finding(name, "pass", 1.0, f"{expected} output for {loss}.")
         why = ("BCE takes one probability in (0, 1), which a sigmoid gives" if expected == "sigmoid" else
                "cross-entropy takes a probability distribution over the two classes, which a softmax gives")
-        return Finding(name, "fail", 0.0, f"`{name}` is {value.value[:100]!r}, but the output activation "
+        return Finding(name, "fail", 0.0, f"`{name}` is {_shown(value, 100)}, but the output activation "
                                           f"for {loss} is {expected}: {why}.")
     return check
 

@@ -899,3 +899,18 @@ def test_q5_heaviside_alone_is_bounded_by_one(request_):
     f = findings_with(request_, f_nonneg="Heaviside(z)")["f_nonneg"]
     assert (f.status, f.fraction) == ("fail", 0.0)
     assert "a price above 1 can never be predicted" in f.message
+
+
+def raises_long(z):
+    raise ValueError("x" * 1000)
+
+
+def test_a_cut_error_message_says_it_was_cut(request_):
+    f = findings_with(request_, f_nonneg=raises_long)["f_nonneg"]
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert f.message.endswith("(the kernel keeps the first 500 characters of an error)")
+
+
+def test_a_long_value_in_a_type_message_says_it_was_cut():
+    f = q3("net1_output_activation", Value("int", 10 ** 300, "int"))
+    assert "... (cut at 200 characters)" in f.message
