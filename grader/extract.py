@@ -94,7 +94,8 @@ def _plain_list(value: Any, depth: int = 0) -> bool:
 
 
 def _plain_dict(value: Any, depth: int = 0) -> bool:
-    if type(value) is not dict or depth > 3 or len(value) > 10_000:
+    # isinstance: the payload arrives as nbformat's NotebookNode, a dict parsed from JSON
+    if not isinstance(value, dict) or depth > 3 or len(value) > 10_000:
         return False
     return all(type(k) is str and len(k) <= MAX_KEY for k in value) and \
         all(_plain_item(v, depth) for v in value.values())

@@ -611,6 +611,15 @@ def test_sets_and_dicts_become_plain_data(value, expected):
     assert plain(value) == expected
 
 
+def test_extract_reads_a_dict_as_nbformat_delivers_it():
+    import nbformat
+
+    from grader.extract import _value
+
+    raw = nbformat.from_dict({"kind": "dict", "value": {"X": ["H", "Z"], "H": {"Y": 1}}, "type": "dict"})
+    assert _value(raw) == Value("dict", {"X": ["H", "Z"], "H": {"Y": 1}}, "dict")
+
+
 def test_sympy_symbols_as_graph_nodes_and_dict_keys():
     import sympy as sp
 
