@@ -97,8 +97,9 @@ def _plain_dict(value: Any, depth: int = 0) -> bool:
     # isinstance: the payload arrives as nbformat's NotebookNode, a dict parsed from JSON
     if not isinstance(value, dict) or depth > 3 or len(value) > 10_000:
         return False
+    # None values are allowed: an adjacency dict says {"y": None} for a node without successors
     return all(type(k) is str and len(k) <= MAX_KEY for k in value) and \
-        all(_plain_item(v, depth) for v in value.values())
+        all(v is None or _plain_item(v, depth) for v in value.values())
 
 
 def _plain_item(v: Any, depth: int) -> bool:

@@ -518,7 +518,7 @@ def _arrow_edges(usage: str, text: str) -> list[tuple[str, str]]:
 def _adjacency_edges(usage: str, adjacency: dict) -> list[tuple[str, str]]:
     edges = []
     for source, targets in adjacency.items():
-        targets = targets if isinstance(targets, list) else [targets]
+        targets = [] if targets is None else targets if isinstance(targets, list) else [targets]
         if not all(type(t) in (str, int, float) for t in targets):
             raise _Unusable("fail", f"{usage}; the targets of {source!r} are {_short(targets)}.")
         edges += [(_node_name(source), _node_name(t)) for t in targets]

@@ -297,7 +297,7 @@ def right_graphs():
                                    ("h", "sigmoid"), ("sigmoid", "y")},
         "tuple-of-tuples": (("x", "h"), ("x", "z"), ("h", "y")),
         "adjacency-dict": {"x": ["h", "z"], "h": ["y"]},
-        "adjacency-dict-single-targets": {"x": ("h", "z"), "h": "y", "z": [], "y": []},
+        "adjacency-dict-single-targets": {"x": ("h", "z"), "h": "y", "z": [], "y": None},
         "arrow-strings": ["x -> h", "x->z", "h → y"],
         "arrow-chains": ["x -> h -> y", "X=>Z"],
         "one-string": "x -> h, x -> z\nh --> y",
@@ -632,9 +632,10 @@ def test_sympy_symbols_as_graph_nodes_and_dict_keys():
     ({"kind": "dict", "value": {"x": ["h", "z"], "h": "y"}, "type": "dict"},
      Value("dict", {"x": ["h", "z"], "h": "y"}, "dict")),
     ({"kind": "dict", "value": {"x": [None]}, "type": "dict"}, "the dict holds keys that are not strings"),
+    ({"kind": "dict", "value": {"x": "h", "y": None}, "type": "dict"}, Value("dict", {"x": "h", "y": None}, "dict")),
     ({"kind": "dict", "value": ["x"], "type": "dict"}, "the dict holds keys that are not strings"),
     ({"kind": "dict", "value": {"x" * 201: 1}, "type": "dict"}, "the dict holds keys that are not strings"),
-], ids=["adjacency", "null-value", "not-an-object", "long-key"])
+], ids=["adjacency", "null-in-a-list", "null-value", "not-an-object", "long-key"])
 def test_extract_reads_dicts_with_limits(raw, expected):
     from grader.extract import _value
 
