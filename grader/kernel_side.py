@@ -227,7 +227,8 @@ def _as_tensors(args, kwargs):
     torch = sys.modules.get("torch")
     if torch is None:
         return None
-    convert = lambda v: torch.from_numpy(np.array(v, dtype=np.float64)) if isinstance(v, np.ndarray) else v  # noqa: E731
+    def convert(v):
+        return torch.from_numpy(np.array(v, dtype=np.float64)) if isinstance(v, np.ndarray) else v
     return [convert(a) for a in args], {k: convert(v) for k, v in kwargs.items()}
 
 

@@ -632,7 +632,8 @@ def test_sympy_symbols_as_graph_nodes_and_dict_keys():
     ({"kind": "dict", "value": {"x": ["h", "z"], "h": "y"}, "type": "dict"},
      Value("dict", {"x": ["h", "z"], "h": "y"}, "dict")),
     ({"kind": "dict", "value": {"x": [None]}, "type": "dict"}, "the dict holds keys that are not strings"),
-    ({"kind": "dict", "value": {"x": "h", "y": None}, "type": "dict"}, Value("dict", {"x": "h", "y": None}, "dict")),
+    ({"kind": "dict", "value": {"x": "h", "y": None}, "type": "dict"},
+     Value("dict", {"x": "h", "y": None}, "dict")),
     ({"kind": "dict", "value": ["x"], "type": "dict"}, "the dict holds keys that are not strings"),
     ({"kind": "dict", "value": {"x" * 201: 1}, "type": "dict"}, "the dict holds keys that are not strings"),
 ], ids=["adjacency", "null-in-a-list", "null-value", "not-an-object", "long-key"])
