@@ -764,8 +764,9 @@ Q4_FLOAT32_RTOL = 1e-5
 
 
 def _round_trip_ok(back: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> np.ndarray:
-    """Element-wise: |back - y| <= atol + rtol * (that column's max - min), as H3P2T2's own round trip
-    is judged; relative to each value, an income near 0 would need digits no float32 has."""
+    """Element-wise: |back - y| <= atol + rtol * (that column's max - min), the way H3P2T2's checks
+    measure slack against each range's width; relative to each value, an income near 0 would need
+    digits no float32 has."""
     width = y.max(axis=0) - y.min(axis=0)
     with np.errstate(all="ignore"):
         return np.isfinite(back) & (np.abs(back - y) <= atol + max(rtol, Q4_FLOAT32_RTOL) * width)
