@@ -72,7 +72,7 @@ def _plain(value, depth=0):
         return {"kind": "float", "value": _finite(float(value)), "type": tname}
     if isinstance(value, str):
         return _plain_text(str.__str__(value), tname)
-    if _is_sympy(value):
+    if _is_sympy(value) and not callable(value):  # a sympy.Lambda is called like any function
         # A derived SymPy expression prints as a contract string; the grader reads that string.
         text = str(value)
         return _plain_text(text, tname) if type(text) is str else {"kind": "other", "type": tname}

@@ -620,6 +620,13 @@ def test_extract_reads_a_dict_as_nbformat_delivers_it():
     assert _value(raw) == Value("dict", {"X": ["H", "Z"], "H": {"Y": 1}}, "dict")
 
 
+def test_a_sympy_lambda_stays_a_callable():
+    import sympy as sp
+
+    z = sp.Symbol("z")
+    assert plain(sp.Lambda(z, z ** 2)) == {"kind": "callable", "type": "Lambda"}
+
+
 def test_sympy_symbols_as_graph_nodes_and_dict_keys():
     import sympy as sp
 
