@@ -17,7 +17,9 @@ from .model import Answers, KernelJob, NotebookRun, ProbeResult, Request, Value
 KERNEL_SOURCES = ("kernel_side.py",)
 """Files whose source runs in the kernel; later ones may register extra HANDLERS."""
 MAX_STR = 20_000
-KINDS = {"str", "bool", "int", "float", "list", "callable", "none", "other"}
+KINDS = {"str", "bool", "int", "float", "list", "dict", "callable", "none", "other"}
+MAX_KEY = 200
+"""Longest dict key accepted (Q2 adjacency dicts have node names as keys)."""
 
 
 def kernel_code(request: Request, sources: tuple[str, ...] = KERNEL_SOURCES) -> KernelJob:
@@ -85,6 +87,8 @@ def _value(raw: Any) -> Value | str:
         return "the text could not be read (too long?)"
     elif kind == "list" and not _plain_list(value):
         return "the list holds values that are not numbers, strings or lists"
+    elif kind == "dict" and not _plain_dict(value):
+        return "the dict holds keys that are not strings or values that are not numbers, strings or lists"
     elif kind == "other":
         why = str(raw.get("why", ""))[:200]
         return f"it is a {tname or 'value'} the grader cannot read" + (f" ({why})" if why else "")
@@ -94,8 +98,21 @@ def _value(raw: Any) -> Value | str:
 def _plain_list(value: Any, depth: int = 0) -> bool:
     if type(value) is not list or depth > 3:
         return False
-    return all(type(v) in (str, int, float, bool) or v in ("inf", "-inf", "nan")
-               or _plain_list(v, depth + 1) for v in value)
+    return all(_plain_item(v, depth) for v in value)
+
+
+def _plain_dict(value: Any, depth: int = 0) -> bool:
+    # isinstance: the payload arrives as nbformat's NotebookNode, a dict parsed from JSON
+    if not isinstance(value, dict) or depth > 3 or len(value) > 10_000:
+        return False
+    # None values are allowed: an adjacency dict says {"y": None} for a node without successors
+    return all(type(k) is str and len(k) <= MAX_KEY for k in value) and \
+        all(v is None or _plain_item(v, depth) for v in value.values())
+
+
+def _plain_item(v: Any, depth: int) -> bool:
+    return (type(v) in (str, int, float, bool) or _plain_list(v, depth + 1)
+            or _plain_dict(v, depth + 1))
 
 
 def read_answers(run: NotebookRun, request: Request) -> Answers:

@@ -30,6 +30,9 @@ Q1_NAMES = ("dL_dw1", "dL_dw2", "dL_dw3", "dL_dw4", "dL_db1", "dL_db2", "dL_db3"
 Q1_LEAVES = ("x", "w1", "w2", "w3", "w4", "b1", "b2", "b3")
 Q1_SYMBOLS = Q1_LEAVES + ("z1", "z2", "z3", "h1", "h2", "y_hat", "dL_dy_hat")
 Q1_FUNCTIONS = ("f1", "f2", "f3", "df1", "df2", "df3")
+# How SymPy's printout of a derivative is read. L is the loss as a function of y_hat, which students
+# who derive with sympy.Function("L") get: Derivative(L(f3(...)), f3(...)) is dL_dy_hat there.
+Q1_DERIVATIVES = {"f1": "df1", "f2": "df2", "f3": "df3", "L": "dL"}
 
 # The correct derivatives as sums of chain-rule paths; the diagnosis edits these factor lists.
 _UP = ("dL_dy_hat", "df3(z3)")
@@ -60,7 +63,7 @@ _STREAM_Q1, _STREAM_Q2, _STREAM_Q4 = 1, 2, 4
 # Words (letters only) that name each output activation; "soft-max", "Soft Max" reduce to "softmax".
 _SIGMOID_NAMES = ("sigmoid", "logistic", "σ", "sigma", "expit")
 _SOFTMAX_NAMES = ("softmax", "softargmax", "normalizedexponential")
-_NUMBER_WORDS = {"one": 1, "two": 2, "zero": 0, "three": 3}
+_NUMBER_WORDS = {"one": 1, "two": 2, "zero": 0, "three": 3, "single": 1}
 _YES, _NO = {"true", "yes", "y"}, {"false", "no", "n"}
 
 
@@ -134,7 +137,8 @@ def _probe_values(answers: Answers, name: str, key: str, what: str) -> np.ndarra
         raise _Unusable("error", f"`{name}` is a function, but the grader got no result from calling it "
                                  f"on {what}; an instructor will check it.")
     if not result.ok:
-        raise _Unusable("fail", f"Calling `{name}` on {what} raised an error: {result.error}")
+        cut = " (the kernel keeps the first 500 characters of an error)" if len(result.error) >= 500 else ""
+        raise _Unusable("fail", f"Calling `{name}` on {what} raised an error: {result.error}{cut}")
     flat = numbers(result.value)
     if flat is None:
         raise _Unusable("error", f"`{name}` returned something the grader cannot read on {what}.")
@@ -145,11 +149,22 @@ def _probe_shape(answers: Answers, key: str) -> tuple[int, ...]:
     return tuple(answers.probes[key].value["shape"])
 
 
-def _expression_of(name: str, text: str, symbols: tuple[str, ...], functions: tuple[str, ...] = ()):
+def _expression_of(name: str, value: Value, symbols: tuple[str, ...], functions: tuple[str, ...] = (),
+                   derivatives: dict[str, str] | None = None):
     try:
-        return parse_answer(text, symbols, functions)
+        return parse_answer(value.value, symbols, functions, derivatives)
     except ExprError as exc:
-        raise _Unusable("fail", f"`{name}` = {text[:200]!r} could not be read as an expression: {exc}.")
+        raise _Unusable("fail", f"`{name}` = {_shown(value)} could not be read as an expression: {exc}.")
+
+
+def _shown(value: Value, limit: int = 300) -> str:
+    """The answer's text for a message; a cut says so, and a SymPy object says it was printed."""
+    text = value.value
+    shown = repr(text) if len(text) <= limit else \
+        f"{text[:limit]!r}... (the first {limit} of {len(text)} characters; the rest is in your notebook)"
+    if value.type_name and value.type_name not in ("str", "str_"):
+        shown += f" (a {value.type_name} object, read as the text it prints as)"
+    return shown
 
 
 def _evaluated(name: str, expr, values: dict[str, Any], n: int) -> np.ndarray:
@@ -171,7 +186,8 @@ def _bool_of(name: str, value: Value) -> bool:
 
 def _kind_words(value: Value) -> str:
     shown = f" ({value.value!r})" if value.kind in ("str", "int", "float", "bool") else ""
-    return f"{value.type_name or value.kind}{shown}"[:200]
+    words = f"{value.type_name or value.kind}{shown}"
+    return words if len(words) <= 200 else f"{words[:200]}... (cut at 200 characters)"
 
 
 # ----------------------------------------------------------------------------- Q1 data (cached)
@@ -367,8 +383,9 @@ def _q1_item(name: str, value: Value, answers: Answers, rubric: Rubric) -> Findi
 def _q1_given(name: str, value: Value, answers: Answers, groups) -> list[np.ndarray]:
     n = [grp.truth[name].size for grp in groups]
     if value.kind == "str":
-        expr = _expression_of(name, value.value, Q1_SYMBOLS, Q1_FUNCTIONS)
-        return [_evaluated(name, expr, grp.inputs | grp.functions(), k) for grp, k in zip(groups, n)]
+        expr = _expression_of(name, value, Q1_SYMBOLS, Q1_FUNCTIONS, Q1_DERIVATIVES)
+        return [_evaluated(name, expr, grp.inputs | grp.functions() | {"dL": _loss_derivative(grp)}, k)
+                for grp, k in zip(groups, n)]
     if value.kind in ("int", "float"):
         return [np.full(k, float(value.value)) for k in n]
     if value.kind == "callable":
@@ -383,6 +400,14 @@ def _q1_given(name: str, value: Value, answers: Answers, groups) -> list[np.ndar
         return out
     raise _Unusable("fail", f"`{name}` must be an expression string such as \"dL_dy_hat * df3(z3) * h1\" "
                             f"or a function of those symbols, but it is of type {_kind_words(value)}.")
+
+
+def _loss_derivative(group: Q1Group) -> Callable:
+    """L'(u): dL_dy_hat where u is y_hat, nan elsewhere (the loss is known only through dL_dy_hat)."""
+    def d_loss(u):
+        at_y_hat = _close(np.asarray(u, dtype=np.float64), group.inputs["y_hat"], 1e-9, 1e-12)
+        return np.where(at_y_hat, group.inputs["dL_dy_hat"], np.nan)
+    return d_loss
 
 
 def _q1_counterexample(name: str, group: Q1Group, i: int, given: float) -> dict:
@@ -447,18 +472,62 @@ def _arrows(edges) -> str:
     return ", ".join(f"{u}→{v}" for u, v in edges)
 
 
+_GRAPH_FORMS = ('`{name}` must be a list of (source, target) pairs such as [("x", "h"), ("x", "z"), ...]; '
+                'a set or tuple of pairs, an adjacency dict {{"x": ["h", "z"], "h": ["y"]}} and strings '
+                '"x -> h" are read too')
+_ARROW = re.compile(r"\s*(?:->|→|-->|=>)\s*")
+
+
 def _edge_list(name: str, value: Value) -> list[tuple[str, str]]:
-    usage = f"`{name}` must be a list of (source, target) pairs such as [(\"x\", \"h\"), ...]"
-    if value.kind != "list" or not value.value:
-        got = "empty" if value.kind == "list" else f"of type {_kind_words(value)}"
-        raise _Unusable("fail", f"{usage}, but it is {got}.")
-    edges = []
-    for i, pair in enumerate(value.value):
-        if not (isinstance(pair, list) and len(pair) == 2
-                and all(type(n) in (str, int, float) for n in pair)):
-            raise _Unusable("fail", f"{usage}; element {i} is {pair!r}"[:300] + ".")
-        edges.append(tuple(_node_name(n) for n in pair))
+    usage = _GRAPH_FORMS.format(name=name)
+    if value.kind == "dict":
+        edges = _adjacency_edges(usage, value.value)
+    elif value.kind == "list":
+        edges = [e for i, item in enumerate(value.value) for e in _item_edges(usage, i, item)]
+    elif value.kind == "str" and _ARROW.search(value.value):
+        edges = _arrow_edges(usage, value.value)
+    else:
+        raise _Unusable("fail", f"{usage}, but it is of type {_kind_words(value)}.")
+    if not edges:
+        raise _Unusable("fail", f"{usage}, but it holds no edges.")
     return edges
+
+
+def _item_edges(usage: str, i: int, item) -> list[tuple[str, str]]:
+    """One element of a list of edges: a (source, target) pair, or a string "x -> h" (a chain too)."""
+    if isinstance(item, list) and len(item) == 2 and all(type(n) in (str, int, float) for n in item):
+        return [(_node_name(item[0]), _node_name(item[1]))]
+    if isinstance(item, str) and _ARROW.search(item):
+        return _arrow_edges(usage, item)
+    raise _Unusable("fail", f"{usage}; element {i} is {_short(item)}.")
+
+
+def _arrow_edges(usage: str, text: str) -> list[tuple[str, str]]:
+    """ "x -> h", "x->h", "x → h", "x -> h -> y", and several of them separated by commas or lines."""
+    edges = []
+    for part in re.split(r"[,;\n]+", text):
+        if not part.strip():
+            continue
+        nodes = _ARROW.split(part.strip())
+        if len(nodes) < 2 or not all(n.strip() for n in nodes):
+            raise _Unusable("fail", f"{usage}; {_short(part.strip())} is not of the form \"source -> target\".")
+        edges += [(_node_name(u), _node_name(v)) for u, v in zip(nodes, nodes[1:])]
+    return edges
+
+
+def _adjacency_edges(usage: str, adjacency: dict) -> list[tuple[str, str]]:
+    edges = []
+    for source, targets in adjacency.items():
+        targets = [] if targets is None else targets if isinstance(targets, list) else [targets]
+        if not all(type(t) in (str, int, float) for t in targets):
+            raise _Unusable("fail", f"{usage}; the targets of {source!r} are {_short(targets)}.")
+        edges += [(_node_name(source), _node_name(t)) for t in targets]
+    return edges
+
+
+def _short(item) -> str:
+    text = repr(item)
+    return text if len(text) <= 200 else f"{text[:200]}... (cut at 200 characters)"
 
 
 def _node_name(node) -> str:
@@ -485,15 +554,24 @@ def _core_dependencies(edges) -> set[tuple[str, str]]:
     return deps
 
 
+@functools.lru_cache(maxsize=8)
+def q2_points(seed: int, n: int = 20) -> dict[str, np.ndarray]:
+    """x at random and h, z, y from the graph's equations: an answer in x, h, z, y is judged where
+    the equations hold (h = 2x+1, z = x**2, y = sigmoid(h)), so "y*(1-y) - sigmoid(h)*(1-sigmoid(h))"
+    is the 0 it is."""
+    x = np.random.default_rng([seed, _STREAM_Q2]).uniform(-2, 2, n)
+    h = 2 * x + 1
+    return {"x": _read_only(x), "h": _read_only(h), "z": _read_only(x ** 2), "y": _read_only(stable_sigmoid(h))}
+
+
 def _dy_dz_item(name: str, value: Value, answers: Answers, rubric: Rubric) -> Finding:
     if value.kind in ("int", "float"):
         given, shown = np.array([float(value.value)]), repr(value.value)
         point = None
     elif value.kind == "str":
-        expr = _expression_of(name, value.value, Q2_CORE)
-        rng = np.random.default_rng([rubric.seed, _STREAM_Q2])
-        point = {k: rng.uniform(-2, 2, 20) for k in Q2_CORE}
-        given, shown = _evaluated(name, expr, point, 20), repr(value.value)
+        expr = _expression_of(name, value, Q2_CORE)
+        point = q2_points(rubric.seed)
+        given, shown = _evaluated(name, expr, point, point["x"].size), _shown(value, 200)
     else:
         raise _Unusable("fail", f"`{name}` must be an expression string or a number, "
                                 f"but it is of type {_kind_words(value)}.")
@@ -501,9 +579,10 @@ def _dy_dz_item(name: str, value: Value, answers: Answers, rubric: Rubric) -> Fi
     if not nonzero.any():
         return Finding(name, "pass", 1.0, "dy/dz = 0: y does not depend on z.")
     i = int(np.argmax(nonzero))
-    at = "" if point is None else " at " + ", ".join(f"{k}={_fmt(point[k][i])}" for k in Q2_CORE)
+    at = "" if point is None else (f" at x={_fmt(point['x'][i])} (so h=2x+1={_fmt(point['h'][i])}, "
+                                   f"z=x²={_fmt(point['z'][i])}, y=sigmoid(h)={_fmt(point['y'][i])})")
     return Finding(name, "fail", 0.0,
-                   f"`{name}` = {shown[:200]} is not 0: it gives {_fmt(given[i])}{at}. In the graph no path "
+                   f"`{name}` = {shown} is not 0: it gives {_fmt(given[i])}{at}. In the graph no path "
                    "leads from z to y (y = sigmoid(h) and h = 2x+1 do not involve z), so dy/dz = 0.",
                    {"given": float(given[i]), "expected": 0.0})
 
@@ -523,27 +602,32 @@ def _units_item(expected: int, loss: str) -> Callable:
 
 
 def _int_of(name: str, value: Value) -> int:
-    """Lenient: 1, 1.0, "1", " 1 " and "one" all read as 1."""
+    """Lenient, as a TA reads it: 1, 1.0, "1", "one", "2 units", "2 (one per class)", "two units"."""
     if value.kind == "int":
         return value.value
     if value.kind == "float" and math.isfinite(value.value) and value.value == int(value.value):
         return int(value.value)
     if value.kind == "str":
-        text = value.value.strip().lower()
-        text = re.sub(r"\s*(units?|neurons?|nodes?|outputs?)$", "", text)  # "2 units"
-        if text in _NUMBER_WORDS:
-            return _NUMBER_WORDS[text]
-        number = _float_or_none(text)
-        if number is not None and math.isfinite(number) and number == int(number):
-            return int(number)
+        found = _integers_named(value.value)
+        if len(found) == 1:
+            return found.pop()
+        if len(found) > 1:
+            raise _Unusable("review", f"`{name}` = {_shown(value, 200)} names several numbers "
+                                      f"({', '.join(map(str, sorted(found)))}), so the grader cannot tell which "
+                                      "is the number of output units; an instructor will read it (write just "
+                                      "the number, e.g. 2).")
     raise _Unusable("fail", f"`{name}` must be a whole number (int), but it is of type {_kind_words(value)}.")
 
 
-def _float_or_none(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+def _integers_named(text: str) -> set[int]:
+    """The integers a text names: its numerals, or else its number words ("2 (one per class)" is 2:
+    a numeral says the count, the words around it explain it)."""
+    numerals = [float(m) for m in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\d.])", text)]
+    if numerals:
+        # 1.5 units names no count: the caller then says a whole number is needed
+        return {int(v) for v in numerals} if all(v == int(v) for v in numerals) else set()
+    words = re.findall(r"[a-z]+", text.lower())
+    return {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
 
 
 def _activation_item(expected: str, loss: str) -> Callable:
@@ -555,7 +639,7 @@ def _activation_item(expected: str, loss: str) -> Callable:
             return Finding(name, "pass", 1.0, f"{expected} output for {loss}.")
         why = ("BCE takes one probability in (0, 1), which a sigmoid gives" if expected == "sigmoid" else
                "cross-entropy takes a probability distribution over the two classes, which a softmax gives")
-        return Finding(name, "fail", 0.0, f"`{name}` is {value.value[:100]!r}, but the output activation "
+        return Finding(name, "fail", 0.0, f"`{name}` is {_shown(value, 100)}, but the output activation "
                                           f"for {loss} is {expected}: {why}.")
     return check
 
@@ -662,7 +746,7 @@ def _denormalize_item(name: str, value: Value, answers: Answers, rubric: Rubric)
                                 f"({y.shape[0]}, 2) (see normalize_output).")
     what = "denormalize_output(normalize_output(Y))"
     back = _q4_outputs(name, answers, _Q4_ROUND_TRIP, what, y)
-    ok = _close(back, y, params.rtol, params.atol).all(axis=1)
+    ok = _round_trip_ok(back, y, params.rtol, params.atol).all(axis=1)
     if not ok.all():
         i = int(np.argmin(ok))
         return Finding(name, "fail", 0.0, f"{what} does not give Y back: the row Y = {y[i].tolist()} comes back "
@@ -672,6 +756,20 @@ def _denormalize_item(name: str, value: Value, answers: Answers, rubric: Rubric)
         return Finding(name, "fail", 0.0, "denormalize_output only undoes normalize_output, which does not "
                                           "change Y: there is no normalization to undo.")
     return Finding(name, "pass", 1.0, f"{what} gives Y back.")
+
+
+# A float32 round trip (students who normalize with torch) is off by about 1e-7 of a column's range;
+# the rubric's rtol may be tighter than that, and a wrong inverse is off by a large share of the range.
+Q4_FLOAT32_RTOL = 1e-5
+
+
+def _round_trip_ok(back: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Element-wise: |back - y| <= atol + rtol * (that column's max - min), the way H3P2T2's checks
+    measure slack against each range's width; relative to each value, an income near 0 would need
+    digits no float32 has."""
+    width = y.max(axis=0) - y.min(axis=0)
+    with np.errstate(all="ignore"):
+        return np.isfinite(back) & (np.abs(back - y) <= atol + max(rtol, Q4_FLOAT32_RTOL) * width)
 
 
 def _normalized_shape_ok(answers: Answers, y: np.ndarray) -> bool:
@@ -707,7 +805,7 @@ def _q5_values(name: str, value: Value, answers: Answers, z: np.ndarray, key: st
         out = _probe_values(answers, name, key, what)
     elif value.kind == "str":
         symbols = ("z",) if bounds is None else ("z", "a", "b")
-        expr = _expression_of(name, value.value, symbols)
+        expr = _expression_of(name, value, symbols)
         env = {"z": z} if bounds is None else {"z": z, "a": bounds[0], "b": bounds[1]}
         out = _evaluated(name, expr, env, z.size)
     else:
@@ -801,6 +899,31 @@ def _q5_4_item(name: str, value: Value, answers: Answers, rubric: Rubric) -> Fin
 
 # ----------------------------------------------------------------------------- free text
 
+# Endings a keyword may take and still be the same word ("scale" -> "scales", "normaliz" -> "normalized");
+# a keyword ending in e may drop it ("scale" -> "scaling", "dominate" -> "dominating").
+_ENDINGS = "s|es|d|ed|ing|e|er|ers|ion|ions|ation|ations|al|ally|ly|able"
+_AFTER_E = "ing|ion|ions|ation|ations|al|able"
+
+
+@functools.lru_cache(maxsize=256)
+def _keyword_pattern(keyword: str) -> re.Pattern:
+    words = keyword.lower().split()
+    phrase = r"[\s\-]+".join(re.escape(w) for w in words)
+    ends = f"(?:{_ENDINGS})?"
+    if words[-1][-1].isalpha() and words[-1].endswith("e"):
+        stem = r"[\s\-]+".join(re.escape(w) for w in words[:-1] + [words[-1][:-1]])
+        phrase = f"(?:{phrase}{ends}|{stem}(?:{_AFTER_E}))"
+    elif words[-1][-1].isalpha():
+        phrase = f"{phrase}{ends}"
+    return re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE)
+
+
+def keyword_in(keyword: str, text: str) -> bool:
+    """Whether `text` mentions `keyword` as a whole word or phrase ("none" does not mention "one", nor
+    "networks" "two"), in any case, with the usual English endings ("normaliz" matches "normalized")."""
+    return bool(keyword.strip()) and _keyword_pattern(keyword.strip()).search(text) is not None
+
+
 def _free_text_item(name: str, value: Value, answers: Answers, rubric: Rubric) -> Finding:
     if value.kind != "str":
         raise _Unusable("fail", f"`{name}` must be text (a string), but it is of type {_kind_words(value)}.")
@@ -810,7 +933,7 @@ def _free_text_item(name: str, value: Value, answers: Answers, rubric: Rubric) -
     groups = rubric.keywords.get(name, ())
     if not groups:
         return Finding(name, "review", 0.0, "An instructor will read and score this explanation.")
-    found = [g for g in groups if any(word.lower() in text for word in g)]
+    found = [g for g in groups if any(keyword_in(word, text) for word in g)]
     absent = [g for g in groups if g not in found]
     shown = lambda gs: "; ".join(" / ".join(g) for g in gs) or "none"  # noqa: E731
     return Finding(name, "review", len(found) / len(groups),

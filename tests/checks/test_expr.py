@@ -98,3 +98,74 @@ def test_a_sum_of_many_terms_is_accepted():
 def test_the_tree_is_a_sympy_expression_in_the_given_symbols():
     expr = parse_answer("dL_dy_hat * df1(z1) * x", SYMBOLS, FUNCTIONS)
     assert {s.name for s in expr.free_symbols} == {"dL_dy_hat", "z1", "x"}
+
+
+Z = np.array([-2.0, 0.0, 0.5, 3.0])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("z*Heaviside(z)", np.maximum(Z, 0)),
+    ("Heaviside(z)", np.array([0.0, 0.5, 1.0, 1.0])),
+    ("Heaviside(z, 1)", np.array([0.0, 1.0, 1.0, 1.0])),
+    ("Max(z, 0) + Min(z, 0, 1)", np.maximum(Z, 0) + np.minimum(Z, 0)),
+    ("Abs(z) + sign(z)", np.abs(Z) + np.sign(Z)),
+    ("ln(exp(z)) + log(8, 2)", Z + 3),
+    ("tan(z) + sinh(z) + cosh(z) + asinh(z) + atan(z)",
+     np.tan(Z) + np.sinh(Z) + np.cosh(Z) + np.arcsinh(Z) + np.arctan(Z)),
+    ("acosh(z**2 + 1) + atanh(z/4) + asin(z/4) + acos(z/4)",
+     np.arccosh(Z ** 2 + 1) + np.arctanh(Z / 4) + np.arcsin(Z / 4) + np.arccos(Z / 4)),
+    ("erf(z)", np.array([-0.9953222650189527, 0.0, 0.5204998778130465, 0.9999779095030014])),
+    ("Rational(1, 2)*z + Rational(-3)", Z / 2 - 3),
+    ("E**z * pi", np.exp(Z) * np.pi),
+    ("Piecewise((z, z > 0), (0, True))", np.maximum(Z, 0)),
+    ("Piecewise((1, (z > 0) & (z < 1)), (2, Eq(z, 0)), (3, ~(z < 1) | False), (4, True))",
+     np.array([4.0, 2.0, 1.0, 3.0])),
+    ("Piecewise((z, 0 < z <= 3 and not z == 1))", np.array([np.nan, np.nan, 0.5, 3.0])),
+    ("z*DiracDelta(z) + Heaviside(z)", np.array([0.0, np.nan, 1.0, 1.0])),
+], ids=["relu-heaviside", "heaviside-half-at-0", "heaviside-h0", "Max-Min", "Abs-sign", "ln-log-base",
+        "trig-hyperbolic", "inverse-functions", "erf", "Rational", "E-pi", "piecewise-relu",
+        "piecewise-conditions", "piecewise-no-branch-is-nan", "diracdelta-from-diff"])
+def test_sympy_spellings_evaluate(text, expected):
+    np.testing.assert_allclose(evaluate(parse_answer(text, ("z",)), {"z": Z}) * np.ones(4), expected,
+                               rtol=1e-12)
+
+
+DERIVATIVES = {"z1": np.array([0.1, -0.4]), "x": np.array([2.0, 3.0]), "w1": 1.5, "b1": 0.5,
+               "f1": np.tanh, "df1": lambda u: 10 * u}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Derivative(f1(z1), z1)", 10 * DERIVATIVES["z1"]),
+    ("Subs(Derivative(f1(_xi_1), _xi_1), _xi_1, w1*x + b1)", 10 * (1.5 * DERIVATIVES["x"] + 0.5)),
+    ("x*Subs(Derivative(f1(t), t), t, z1)", DERIVATIVES["x"] * 10 * DERIVATIVES["z1"]),
+], ids=["derivative", "subs-dummy", "subs-any-dummy-name"])
+def test_sympy_printout_of_a_derivative_means_dF(text, expected):
+    expr = parse_answer(text, ("z1", "x", "w1", "b1"), ("f1", "df1"))
+    np.testing.assert_allclose(evaluate(expr, DERIVATIVES), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Derivative(f1(z1), (z1, 2))", "first derivative of one of f1"),
+    ("Derivative(f1(z1), x)", "Derivative(f1(z1), z1) is df1(z1)"),
+    ("Derivative(exp(x), x)", "first derivative of one of f1"),
+    ("Subs(Derivative(f1(a), a), b, x)", "Subs(Derivative(f1(_xi_1), _xi_1), _xi_1, w1*x + b1)"),
+    ("Subs(Derivative(f1(a), a), a)", "first derivative"),
+    ("Piecewise(x)", "(value, condition) pairs"),
+    ("Piecewise((x, x))", "must be a comparison"),
+    ("Piecewise((x, x > __import__('os')))", "`__import__` is not a function"),
+    ("Piecewise((x > 0, True))", "a comparison"),
+    ("Rational(x, 2)", "whole numbers"),
+    ("Rational(1, 0)", "divides by zero"),
+    ("Heaviside(x, x, x)", "takes 1 to 2 argument(s)"),
+], ids=["second-order", "wrong-variable", "math-function", "subs-mismatched-dummy", "subs-two-args",
+        "piecewise-no-pair", "piecewise-bare-condition", "piecewise-condition-attack",
+        "comparison-as-value", "rational-symbol", "rational-zero", "heaviside-arity"])
+def test_sympy_forms_that_cannot_be_read_say_why(text, reason):
+    with pytest.raises(ExprError) as info:
+        parse_answer(text, SYMBOLS, FUNCTIONS)
+    assert reason in str(info.value)
+
+
+def test_derivative_cannot_be_read_without_a_function_to_map_it_to():
+    with pytest.raises(ExprError, match="cannot be read in this answer"):
+        parse_answer("Derivative(f1(z), z)", ("z",))

@@ -268,13 +268,79 @@ def test_graph_edges_partial_credit(edges, fraction, words):
     assert words in f.message
 
 
-@pytest.mark.parametrize("value", [Value("list", [], "list"), Value("list", [["x", "h", "z"]], "list"),
-                                   Value("str", "x->h", "str"), Value("other", None, "dict")],
-                         ids=["empty", "triple", "string", "dict"])
-def test_graph_edges_of_the_wrong_form_fail(value):
+@pytest.mark.parametrize("value, words", [
+    (Value("list", [], "list"), "it holds no edges"),
+    (Value("list", [["x", "h", "z"]], "list"), "element 0 is ['x', 'h', 'z']"),
+    (Value("list", ["x h"], "list"), "element 0 is 'x h'"),
+    (Value("list", ["x -> "], "list"), "'x ->' is not of the form \"source -> target\""),
+    (Value("str", "x h z y", "str"), "it is of type str ('x h z y')"),
+    (Value("dict", {"x": {"h": 1}}, "dict"), "the targets of 'x' are [{'h': 1}]"),
+    (Value("dict", {}, "dict"), "it holds no edges"),
+    (Value("other", None, "Graph"), "it is of type Graph"),
+], ids=["empty", "triple", "string-without-arrow", "arrow-without-target", "bare-string", "nested-dict",
+        "empty-dict", "unreadable-object"])
+def test_graph_edges_of_the_wrong_form_fail_naming_the_forms_read(value, words):
     f = next(f for f in check_part1(Answers("H3P1", {"graph_edges": value}), RUBRIC) if f.item == "graph_edges")
     assert (f.status, f.fraction) == ("fail", 0.0)
-    assert "list of (source, target) pairs" in f.message
+    assert "must be a list of (source, target) pairs" in f.message
+    assert 'an adjacency dict {"x": ["h", "z"], "h": ["y"]}' in f.message and '"x -> h"' in f.message
+    assert words in f.message
+
+
+def right_graphs():
+    import sympy as sp
+
+    x, h, z, y = sp.symbols("x h z y")
+    return {
+        "set-of-pairs": {("x", "h"), ("x", "z"), ("h", "y")},
+        "set-of-tuples-with-ops": {("x", "*2"), ("*2", "+1"), ("+1", "h"), ("x", "**2"), ("**2", "z"),
+                                   ("h", "sigmoid"), ("sigmoid", "y")},
+        "tuple-of-tuples": (("x", "h"), ("x", "z"), ("h", "y")),
+        "adjacency-dict": {"x": ["h", "z"], "h": ["y"]},
+        "adjacency-dict-single-targets": {"x": ("h", "z"), "h": "y", "z": [], "y": None},
+        "arrow-strings": ["x -> h", "x->z", "h → y"],
+        "arrow-chains": ["x -> h -> y", "X=>Z"],
+        "one-string": "x -> h, x -> z\nh --> y",
+        "upper-case": [("X", "H"), ("X", "Z"), ("H", "Y")],
+        "sympy-symbols": [(x, h), (x, z), (h, y)],
+    }
+
+
+@pytest.mark.parametrize("name", list(right_graphs()), ids=list(right_graphs()))
+def test_the_right_graph_in_any_container_gets_full_marks(request_, name):
+    f = findings_with(request_, graph_edges=right_graphs()[name])["graph_edges"]
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_a_string_with_one_edge_is_read_as_that_edge():
+    f = next(f for f in check_part1(Answers("H3P1", {"graph_edges": Value("str", "x->h", "str")}), RUBRIC)
+             if f.item == "graph_edges")
+    assert (f.status, f.fraction) == ("fail", pytest.approx(1 / 3))
+    assert "Missing: h→y, x→z." in f.message
+
+
+def test_dy_dz_counterexample_respects_the_graph():
+    from grader.checks.part1 import q2_points
+
+    f = next(f for f in check_part1(Answers("H3P1", {"dy_dz": Value("str", "y*(1 - y)", "str")}), RUBRIC)
+             if f.item == "dy_dz")
+    p = q2_points(RUBRIC.seed)
+    x = p["x"][0]
+    y = 1 / (1 + math.exp(-(2 * x + 1)))
+    assert f.status == "fail"
+    assert (f"gives {y * (1 - y):.6g} at x={x:.6g} (so h=2x+1={2 * x + 1:.6g}, z=x²={x * x:.6g}, "
+            f"y=sigmoid(h)={y:.6g})") in f.message
+    assert f.counterexample == {"given": pytest.approx(y * (1 - y)), "expected": 0.0}
+
+
+@pytest.mark.parametrize("text, type_name", [
+    ("y*(1 - y) - sigmoid(h)*(1 - sigmoid(h))", "str"), ("z - x**2", "str"), ("h - 2*x - 1", "str"),
+    ("0", "Zero"),
+], ids=["zero-on-the-graph", "z-is-x-squared", "h-is-2x-plus-1", "sympy-Zero"])
+def test_dy_dz_that_is_zero_where_the_equations_hold_passes(text, type_name):
+    f = next(f for f in check_part1(Answers("H3P1", {"dy_dz": Value("str", text, type_name)}), RUBRIC)
+             if f.item == "dy_dz")
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
 
 
 @pytest.mark.parametrize("value, status", [
@@ -490,3 +556,379 @@ def test_free_text_gets_provisional_points_and_review(text, status, fraction, wo
 def test_free_text_that_is_not_text_fails():
     f = q3("q4_explanation", Value("list", ["a"], "list"))
     assert f.status == "fail" and "must be text" in f.message
+
+
+# ----------------------------------------------------------------------------- kernel side: _plain, _probe
+
+@functools.lru_cache(maxsize=1)
+def kernel_source_ns():
+    """kernel_side.py exec'd into its own namespace, as the extraction cell runs it."""
+    ns = {"__name__": "_grader"}
+    src = (Path(__file__).parents[2] / "grader" / "kernel_side.py").read_text(encoding="utf-8")
+    exec(compile(src, "<grader>", "exec"), ns)
+    return ns
+
+
+def plain(value):
+    return json.loads(json.dumps(kernel_source_ns()["_plain"](value)))
+
+
+def sympy_objects():
+    import sympy as sp
+
+    x, w1, b1 = sp.symbols("x w1 b1")
+    f1 = sp.Function("f1")
+    return {
+        "Mul": (sp.diff(f1(w1 * x + b1), w1), "x*Subs(Derivative(f1(_xi_1), _xi_1), _xi_1, b1 + w1*x)"),
+        "Add": (x + 2 * b1, "2*b1 + x"),
+        "Zero": (sp.diff(x ** 2, w1), "0"),
+        "Symbol": (x, "x"),
+        "Integer": (sp.Integer(2), "2"),
+        "Derivative": (sp.Derivative(f1(x), x), "Derivative(f1(x), x)"),
+    }
+
+
+@pytest.mark.parametrize("tname", list(sympy_objects()), ids=list(sympy_objects()))
+def test_a_sympy_object_travels_as_its_string(tname):
+    value, text = sympy_objects()[tname]
+    assert plain(value) == {"kind": "str", "value": text, "type": tname}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({("h", "y"), ("x", "z"), ("x", "h")}, {"kind": "list", "type": "set",
+                                            "value": [["h", "y"], ["x", "h"], ["x", "z"]]}),
+    (frozenset({"x -> h", "h -> y"}), {"kind": "list", "type": "frozenset", "value": ["h -> y", "x -> h"]}),
+    ((("x", "h"), ("h", "y")), {"kind": "list", "type": "tuple", "value": [["x", "h"], ["h", "y"]]}),
+    ({"x": ["h", "z"], "h": ("y",), "y": set()}, {"kind": "dict", "type": "dict",
+                                                  "value": {"x": ["h", "z"], "h": ["y"], "y": []}}),
+    ({"x": {"h": 1}}, {"kind": "dict", "type": "dict", "value": {"x": {"h": 1}}}),
+    ({1: "h"}, {"kind": "other", "type": "dict", "why": "a key that is not a string"}),
+    ({"x": object()}, {"kind": "other", "type": "dict", "why": "holds a object"}),
+    ({str(i): i for i in range(10_001)}, {"kind": "other", "type": "dict", "why": "more than 10000 elements"}),
+], ids=["set-of-pairs-sorted", "frozenset-of-strings", "tuple-of-tuples", "adjacency-dict", "nested-dict",
+        "int-key", "unreadable-value", "too-large"])
+def test_sets_and_dicts_become_plain_data(value, expected):
+    assert plain(value) == expected
+
+
+def test_extract_reads_a_dict_as_nbformat_delivers_it():
+    import nbformat
+
+    from grader.extract import _value
+
+    raw = nbformat.from_dict({"kind": "dict", "value": {"X": ["H", "Z"], "H": {"Y": 1}}, "type": "dict"})
+    assert _value(raw) == Value("dict", {"X": ["H", "Z"], "H": {"Y": 1}}, "dict")
+
+
+def test_a_sympy_lambda_stays_a_callable():
+    import sympy as sp
+
+    z = sp.Symbol("z")
+    assert plain(sp.Lambda(z, z ** 2)) == {"kind": "callable", "type": "Lambda"}
+
+
+def test_sympy_symbols_as_graph_nodes_and_dict_keys():
+    import sympy as sp
+
+    x, h = sp.symbols("x h")
+    assert plain({x: [h]}) == {"kind": "dict", "type": "dict", "value": {"x": ["h"]}}
+    assert plain([(x, h)]) == {"kind": "list", "type": "list", "value": [["x", "h"]]}
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"kind": "dict", "value": {"x": ["h", "z"], "h": "y"}, "type": "dict"},
+     Value("dict", {"x": ["h", "z"], "h": "y"}, "dict")),
+    ({"kind": "dict", "value": {"x": [None]}, "type": "dict"}, "the dict holds keys that are not strings"),
+    ({"kind": "dict", "value": {"x": "h", "y": None}, "type": "dict"},
+     Value("dict", {"x": "h", "y": None}, "dict")),
+    ({"kind": "dict", "value": ["x"], "type": "dict"}, "the dict holds keys that are not strings"),
+    ({"kind": "dict", "value": {"x" * 201: 1}, "type": "dict"}, "the dict holds keys that are not strings"),
+], ids=["adjacency", "null-in-a-list", "null-value", "not-an-object", "long-key"])
+def test_extract_reads_dicts_with_limits(raw, expected):
+    from grader.extract import _value
+
+    got = _value(raw)
+    assert got == expected if isinstance(expected, Value) else got.startswith(expected)
+
+
+Z_PROBE = [-1.0e6, -1.0, 0.0, 1.0e3, 1.0e6]
+
+
+def torch_activations():
+    import torch
+
+    return {
+        "nn.Softplus()": (torch.nn.Softplus(), [0.0, math.log1p(math.exp(-1)), math.log(2), 1e3, 1e6]),
+        "torch.relu": (torch.relu, [0.0, 0.0, 0.0, 1e3, 1e6]),
+        "torch.sigmoid": (torch.sigmoid, [0.0, 1 / (1 + math.e), 0.5, 1.0, 1.0]),
+        "F.softplus": (torch.nn.functional.softplus, [0.0, math.log1p(math.exp(-1)), math.log(2), 1e3, 1e6]),
+    }
+
+
+@pytest.mark.parametrize("name", list(torch_activations()), ids=list(torch_activations()))
+def test_probe_retries_pytorch_activations_with_a_float64_tensor(name):
+    fn, expected = torch_activations()[name]
+    out = kernel_source_ns()["_probe"]({"f": fn}, {"chain": ["f"], "args": [Z_PROBE]}, {})
+    assert out["ok"], out
+    np.testing.assert_allclose(np.array(out["value"]["flat"], dtype=float), expected, rtol=1e-12)
+
+
+def test_a_tensor_that_requires_grad_is_detached():
+    import torch
+
+    out = kernel_source_ns()["_as_array"](torch.tensor([1.0, 2.0], requires_grad=True) * 2)
+    assert out.dtype == np.float64 and out.tolist() == [2.0, 4.0]
+
+
+def math_exp_neg(z):
+    from math import exp
+
+    return -exp(z)
+
+
+@pytest.mark.parametrize("fn, expected", [
+    (lambda z: math.exp(z), [0.0, math.exp(-1), 1.0, "inf", "inf"]),
+    (lambda z: math.log1p(math.exp(z)), [0.0, math.log1p(math.exp(-1)), math.log(2), "inf", "inf"]),
+    (math_exp_neg, [-0.0, -math.exp(-1), -1.0, "-inf", "-inf"]),
+    (lambda z: 1 / (1 + math.exp(-z)), [0.0, 1 / (1 + math.e), 0.5, 1.0, 1.0]),
+    (lambda z: math.e ** z, [0.0, math.exp(-1), 1.0, "inf", "inf"]),
+    (lambda z: -(math.e ** z), [-0.0, -math.exp(-1), -1.0, "-inf", "-inf"]),
+    (lambda z: float(10 ** int(min(abs(z), 400))), ["inf", 10.0, 1.0, "inf", "inf"]),
+], ids=["math.exp", "math-softplus", "from-math-import-exp-negated", "math-sigmoid", "float-power",
+        "negated-float-power", "int-too-large-for-float"])
+def test_scalar_math_overflows_to_inf_like_numpy(fn, expected):
+    before = math.exp
+    out = kernel_source_ns()["_probe"]({"f": fn}, {"chain": ["f"], "args": [Z_PROBE]}, {})
+    assert out == {"ok": True, "value": {"shape": [5], "flat": expected}}
+    assert math.exp is before  # the kernel's math module is given back as it was
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("f_nonneg", lambda z: math.exp(z)),
+    ("f_nonneg", lambda z: math.log1p(math.exp(z))),
+    ("f_nonpos", lambda z: -math.exp(z)),
+    ("f_bounded", lambda z, a, b: a + (b - a) / (1 + math.exp(-z))),
+], ids=["math.exp", "math-softplus", "neg-math.exp", "math-sigmoid-bounded"])
+def test_scalar_math_activations_get_their_points(request_, name, answer):
+    f = findings_with(request_, **{name: answer})[name]
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_pytorch_activations_get_their_points(request_):
+    import torch
+
+    f = findings_with(request_, f_nonneg=torch.nn.Softplus(), f_nonpos=lambda z: -torch.relu(z),
+                      f_bounded=lambda z, a, b: a + (b - a) * torch.sigmoid(z))
+    for name in ("f_nonneg", "f_nonpos", "f_bounded"):
+        assert (f[name].status, f[name].fraction) == ("pass", 1.0), f[name].message
+
+
+# ----------------------------------------------------------------------------- Q1 derived with SymPy
+
+@functools.lru_cache(maxsize=1)
+def sympy_derived():
+    """Q1 answers as a student gets them from sympy.diff, with f1, f2, f3 (and the loss L) as
+    sympy.Function: (as the objects, by name)."""
+    import sympy as sp
+
+    x, w1, w2, w3, w4, b1, b2, b3, dL_dy_hat = sp.symbols("x w1 w2 w3 w4 b1 b2 b3 dL_dy_hat")
+    f1, f2, f3, L = (sp.Function(n) for n in ("f1", "f2", "f3", "L"))
+    y_hat = f3(w3 * f1(w1 * x + b1) + w4 * f2(w2 * x + b2) + b3)
+    leaves = dict(x=x, w1=w1, w2=w2, w3=w3, w4=w4, b1=b1, b2=b2, b3=b3)
+    chain = {f"dL_d{k}": dL_dy_hat * sp.diff(y_hat, v) for k, v in leaves.items()}
+    loss = {f"dL_d{k}": sp.diff(L(y_hat), v) for k, v in leaves.items()}
+    return chain, loss
+
+
+@pytest.mark.parametrize("form", ["chain", "loss-function"])
+def test_derivatives_from_sympy_diff_pass_as_objects_and_as_strings(request_, form):
+    answers = sympy_derived()[0 if form == "chain" else 1]
+    assert "Subs(Derivative(f1(_xi_1), _xi_1), _xi_1, b1 + w1*x)" in str(answers["dL_dw1"])
+    for given in (answers, {k: str(v) for k, v in answers.items()}):
+        f = findings_with(request_, **given)
+        for name in Q1_NAMES:
+            assert (f[name].status, f[name].fraction) == ("pass", 1.0), (name, f[name].message)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("dL_dw3", "dL_dy_hat*Derivative(f3(z3), z3)*h1"),
+    ("dL_db1", "dL_dy_hat*Subs(Derivative(f3(_xi_1), _xi_1), _xi_1, z3)*w3*Derivative(f1(z1), z1)"),
+    ("dL_db3", "Derivative(L(y_hat), y_hat)*df3(z3)"),
+    ("dL_dw1", "dL_dy_hat*df3(z3)*w3*x*Piecewise((df1(z1), z1 > 0), (df1(z1), True)) "
+               "+ 0*Max(z1, 0) + Heaviside(z1) - Heaviside(z1)"),
+], ids=["Derivative", "Subs-and-Derivative", "loss-derivative-at-y_hat", "Heaviside-Piecewise-Max"])
+def test_sympy_syntax_in_q1_strings_passes(request_, name, text):
+    f = q1_finding(request_, name, text)
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_loss_derivative_away_from_y_hat_fails_with_a_counterexample(request_):
+    f = q1_finding(request_, "dL_db3", "Subs(Derivative(L(_xi_1), _xi_1), _xi_1, h1)*df3(z3)")
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "your answer gives nan" in f.message
+
+
+def test_an_unreadable_sympy_answer_names_its_type(request_):
+    import sympy as sp
+
+    f = q1_finding(request_, "dL_dw1", sp.Symbol("y") * sp.Symbol("x"))
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "`dL_dw1` = 'x*y' (a Mul object, read as the text it prints as) could not be read" in f.message
+    assert "the name `y`" in f.message
+
+
+def test_a_long_answer_is_cut_in_the_message_and_says_so(request_):
+    text = "x + " * 100 + "y"
+    f = q1_finding(request_, "dL_dw1", text)
+    assert f"(the first 300 of {len(text)} characters; the rest is in your notebook)" in f.message
+
+
+# ----------------------------------------------------------------------------- Q3 as students write it
+
+@pytest.mark.parametrize("name, value, status", [
+    ("net1_output_units", Value("str", "1", "str"), "pass"),
+    ("net1_output_units", Value("str", "a single unit", "str"), "pass"),
+    ("net1_output_units", Value("str", "none", "str"), "fail"),
+    ("net1_output_units", Value("str", "Dense(1)", "str"), "pass"),
+    ("net2_output_units", Value("str", "2 (one per class)", "str"), "pass"),
+    ("net2_output_units", Value("float", 2.0, "float"), "pass"),
+    ("net2_output_units", Value("str", "two units", "str"), "pass"),
+    ("net2_output_units", Value("str", "2units", "str"), "pass"),
+    ("net2_output_units", Value("str", "Two", "str"), "pass"),
+    ("net2_output_units", Value("str", "2", "Integer"), "pass"),
+    ("net2_output_units", Value("str", "1.5 units", "str"), "fail"),
+    ("net2_output_units", Value("str", "two, or one with a sigmoid", "str"), "review"),
+    ("net2_output_units", Value("str", "nn.Linear(64, 2)", "str"), "review"),
+    ("net2_output_units", Value("str", "2 and 2", "str"), "pass"),
+], ids=["str-1", "a-single-unit", "none-is-not-one", "Dense(1)", "2-one-per-class", "float-2.0", "two-units",
+        "2units", "Two", "sympy-Integer", "not-whole", "two-words", "several-numerals", "same-number-twice"])
+def test_output_units_read_as_a_ta_would(name, value, status):
+    f = q3(name, value)
+    assert f.status == status, f.message
+    assert f.fraction == (1.0 if status == "pass" else 0.0)
+
+
+def test_several_numbers_say_which_were_seen():
+    f = q3("net2_output_units", Value("str", "nn.Linear(64, 2)", "str"))
+    assert "names several numbers (2, 64)" in f.message and "an instructor will read it" in f.message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("net1_output_activation", "nn.Sigmoid()"),
+    ("net1_output_activation", "Sigmoid function"),
+    ("net1_output_activation", "tf.keras.activations.sigmoid"),
+    ("net1_output_activation", "torch.sigmoid"),
+    ("net2_output_activation", "torch.softmax"),
+    ("net2_output_activation", "nn.Softmax(dim=1)"),
+    ("net2_output_activation", "F.softmax"),
+    ("net2_output_activation", "keras.layers.Softmax()"),
+], ids=lambda v: v if "." in v or " " in v else None)
+def test_output_activation_named_by_its_library_spelling(name, text):
+    f = q3(name, Value("str", text, "str"))
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+# ----------------------------------------------------------------------------- Q4 in float32
+
+@pytest.mark.parametrize("normalize, denormalize", [
+    (lambda Y: (Y / SCALE).astype(np.float32), lambda Yn: Yn.astype(np.float32) * SCALE.astype(np.float32)),
+    (lambda Y: ((Y - MU) / SD).astype(np.float32),
+     lambda Yn: Yn.astype(np.float32) * SD.astype(np.float32) + MU.astype(np.float32)),
+    (lambda Y: np.float32(Y) / np.float32([10000, 100]), lambda Yn: np.float32(Yn) * np.float32([10000, 100])),
+], ids=["divide-float32", "standardize-float32", "float32-inputs"])
+def test_a_float32_round_trip_passes(request_, normalize, denormalize):
+    f = findings_with(request_, normalize_output=normalize, denormalize_output=denormalize)
+    assert (f["denormalize_output"].status, f["denormalize_output"].fraction) == ("pass", 1.0), \
+        f["denormalize_output"].message
+
+
+def test_round_trip_tolerance_is_relative_to_each_columns_range():
+    from grader.checks.part1 import Q4_FLOAT32_RTOL, _round_trip_ok
+
+    y = np.array([[0.0, 0.0], [10000.0, 100.0], [50.0, 50.0]])
+    slack = Q4_FLOAT32_RTOL * np.array([10000.0, 100.0])
+    near = y + 0.9 * slack
+    far = y + 1.1 * slack + 1e-6
+    assert _round_trip_ok(near, y, 1e-6, 1e-6).all()
+    assert not _round_trip_ok(far, y, 1e-6, 1e-6).any()
+    assert not _round_trip_ok(y * np.nan, y, 1e-6, 1e-6).any()
+
+
+def test_a_round_trip_off_by_a_percent_still_fails(request_):
+    f = findings_with(request_, denormalize_output=lambda Yn: Yn * SCALE * 1.01)["denormalize_output"]
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "does not give Y back" in f.message
+
+
+# ----------------------------------------------------------------------------- free text: whole words
+
+@pytest.mark.parametrize("keyword, text, found", [
+    ("one", "none of the outputs", False),
+    ("two", "both networks", False),
+    ("one", "One unit", True),
+    ("two", "two-unit layer", True),
+    ("1", "income up to 10000", False),
+    ("1", "Net-1 has 1 unit", True),
+    ("normaliz", "we normalized both", True),
+    ("normaliz", "Normalization", True),
+    ("scale", "scaling the targets", True),
+    ("dominate", "income dominates", True),
+    ("soft max", "a Soft-Max layer", True),
+    ("soft max", "soft\nmax", True),
+    ("min-max", "min-max scaling", True),
+    ("loss", "the losses", True),
+    ("train", "retrain", False),
+    ("change", "exchange", False),
+    ("output", "outputs", True),
+    ("σ", "σ(z)", True),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_keywords_match_whole_words_and_phrases(keyword, text, found):
+    from grader.checks.part1 import keyword_in
+
+    assert keyword_in(keyword, text) is found
+
+
+def test_none_and_networks_earn_no_keyword_points():
+    f = q3("q3_explanation", Value("str", "A sigmoid for none of the softmax networks.", "str"))
+    assert f.fraction == pytest.approx(2 / 4)
+    assert "not found: one / 1 / single; two / 2" in f.message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("f_nonneg", "Max(z, 0)"),
+    ("f_nonneg", "z*Heaviside(z)"),
+    ("f_nonneg", "Piecewise((z, z > 0), (0, True))"),
+    ("f_nonneg", "Abs(z)"),
+    ("f_nonneg", "log(1 + E**z)"),
+    ("f_nonpos", "Min(z, 0)"),
+    ("f_nonpos", "-z*Heaviside(z)"),
+    ("f_bounded", "Min(Max(z, a), b)"),
+    ("f_bounded", "Piecewise((a, z < a), (b, z > b), (z, True))"),
+    ("f_bounded", "a + (b - a)*(1 + erf(z))/2"),
+    ("f_bounded", "(a + b)/2 + (b - a)/pi*atan(z)"),
+], ids=["Max", "z-Heaviside", "Piecewise", "Abs", "log-E", "Min", "neg-Heaviside", "Min-Max", "Piecewise-clip",
+        "erf", "atan"])
+def test_q5_strings_in_sympy_syntax_pass(request_, name, text):
+    f = findings_with(request_, **{name: text})[name]
+    assert (f.status, f.fraction) == ("pass", 1.0), f.message
+
+
+def test_q5_heaviside_alone_is_bounded_by_one(request_):
+    f = findings_with(request_, f_nonneg="Heaviside(z)")["f_nonneg"]
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert "a price above 1 can never be predicted" in f.message
+
+
+def raises_long(z):
+    raise ValueError("x" * 1000)
+
+
+def test_a_cut_error_message_says_it_was_cut(request_):
+    f = findings_with(request_, f_nonneg=raises_long)["f_nonneg"]
+    assert (f.status, f.fraction) == ("fail", 0.0)
+    assert f.message.endswith("(the kernel keeps the first 500 characters of an error)")
+
+
+def test_a_long_value_in_a_type_message_says_it_was_cut():
+    f = q3("net1_output_activation", Value("int", 10 ** 300, "int"))
+    assert "... (cut at 200 characters)" in f.message
