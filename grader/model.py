@@ -79,9 +79,9 @@ class NotebookRun:
 class Value:
     """One answer as it came out of the kernel, already checked for type and size."""
 
-    kind: Literal["str", "bool", "int", "float", "list", "callable", "none", "other"]
+    kind: Literal["str", "bool", "int", "float", "list", "dict", "callable", "none", "other"]
     value: Any = None
-    """JSON-able value (str/bool/int/float/nested list); None for callables and others."""
+    """JSON-able value (str/bool/int/float/nested list/dict with str keys); None for callables and others."""
     type_name: str = ""
     """The Python type name seen in the kernel (for messages)."""
 
