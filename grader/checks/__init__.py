@@ -38,8 +38,9 @@ def _part1_check(answers: Answers, run: NotebookRun, rubric: Rubric, hidden: Hid
     return check_part1(answers, rubric)
 
 
-def _part2_request(task: str, rubric: Rubric, hidden: HiddenSet | None) -> Request:
-    return part2_request(task, rubric, hidden)
+def _part2_request(task: str, rubric: Rubric, hidden: HiddenSet | None, train: HiddenSet | None = None) -> Request:
+    """`train`: the grader's own copy of the task's training CSV (datasets.read_task on the --data file)."""
+    return part2_request(task, rubric, hidden, train)
 
 
 CHECKERS: dict[str, TaskChecks] = {
