@@ -106,7 +106,7 @@ def test_committed_files_match_the_generator(tmp_path):
     assert hidden["H3P2T1"].X.shape == (1000, 5) and hidden["H3P2T2"].y.shape == (1000, 2)
 
 
-@pytest.mark.parametrize("task", ["H3P2T1", "H3P2T2"])
+@pytest.mark.parametrize("task", ["H3P2T1", "H3P2T2"], ids=["t1", "t2"])
 def test_a_training_csv_reads_with_its_header_names(task):
     """The grader's own copy of the training set (--data) is what the Part 2 probes are built from."""
     train = datasets.read_task(ROOT / "reference" / "data" / f"{task}_train.csv", task)
