@@ -686,3 +686,22 @@ def test_a_missing_training_sample_is_the_graders_error(handler):
     answers = Answers("H3P2T1", extra={"part2": handler(t1_ns(**GOOD_T1), spec)})
     got = {f.item: f for f in P.check_part2("H3P2T1", answers, OK_RUN1, None, NAMED1)}
     assert got["input_normalization"].status == "error"
+
+
+def _builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_part2_notebooks", ROOT / "reference" / "build_part2_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sample_class_notebooks_are_what_the_builder_writes():
+    import nbformat
+
+    builder = _builder()
+    for student in builder.STUDENTS:
+        for name, nb in builder.student_notebooks(student).items():
+            path = ROOT / "submissions" / student / name
+            assert path.read_text(encoding="utf-8") == nbformat.writes(nb) + "\n", f"{path}: run the builder"
