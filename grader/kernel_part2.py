@@ -177,9 +177,10 @@ def _p2_apply(fn, x, clock=None, name=""):
     if columns and len(columns) == x.shape[-1]:
         try:
             import pandas as pd
+
+            out = _p2_array(fn(pd.DataFrame(x.copy(), columns=list(columns))))
         except Exception:
-            raise error from None
-        out = _p2_array(fn(pd.DataFrame(x.copy(), columns=list(columns))))
+            raise error from None  # the report shows what the contract's call raised
         if name:
             clock.notes[name] = "a pandas DataFrame with the training CSV's columns " + ", ".join(columns)
         return out

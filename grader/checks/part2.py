@@ -586,7 +586,7 @@ def _input_norm_finding(data: dict, answers: Answers, p1: T1Params, names: tuple
         return Finding(item, "error", 0.0, _text(pt.get("error")) or "the grader could not observe preprocess")
     if pt.get("ok") is not True:
         error = _text(pt.get("error")) or "preprocess could not be observed"
-        if "not defined" in error:
+        if error == "preprocess is not defined":  # not a NameError raised inside it
             return Finding(item, "missing", 0.0, answers.missing.get("preprocess") or error)
         return Finding(item, "fail", 0.0, f"preprocess(X_train) failed: {error}")
     std, raw_std = _floats(pt.get("std")), _floats(pt.get("raw_std")) or []
@@ -718,7 +718,7 @@ def _output_norm_finding(data: dict, answers: Answers, model: dict, params: Part
 def _predict_shape_finding(data: dict, answers: Answers, n: int) -> Finding:
     item = "predict_shape"
     entry = _dict(data, "predict")
-    if entry.get("ok") is not True and "not defined" in _text(entry.get("error")):
+    if entry.get("ok") is not True and _text(entry.get("error")) == "predict is not defined":
         return Finding(item, "missing", 0.0, answers.missing.get("predict") or "`predict` is not defined")
     pred, why = _call_result(data, "predict")
     if pred is None:

@@ -705,3 +705,13 @@ def test_sample_class_notebooks_are_what_the_builder_writes():
         for name, nb in builder.student_notebooks(student).items():
             path = ROOT / "submissions" / student / name
             assert path.read_text(encoding="utf-8") == nbformat.writes(nb) + "\n", f"{path}: run the builder"
+
+
+def test_a_preprocess_failing_both_ways_reports_the_arrays_error(handler):
+    def broken(X):
+        return undefined_scaler.transform(X)  # noqa: F821 - the student's NameError
+
+    got = named_findings(handler, "H3P2T1", t1_ns(**GOOD_T1, preprocess=broken))
+    assert got["input_normalization"].message == (
+        "preprocess(X_train) failed: NameError: name 'undefined_scaler' is not defined")
+    assert "DataFrame" not in got["runs"].message
