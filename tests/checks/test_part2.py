@@ -715,3 +715,19 @@ def test_a_preprocess_failing_both_ways_reports_the_arrays_error(handler):
     assert got["input_normalization"].message == (
         "preprocess(X_train) failed: NameError: name 'undefined_scaler' is not defined")
     assert "DataFrame" not in got["runs"].message
+
+
+def test_registry_passes_the_training_set_into_the_request():
+    from grader.checks import CHECKERS
+    from grader.datasets import read_task
+
+    train = read_task(ROOT / "reference" / "data" / "H3P2T1_train.csv", "H3P2T1")
+    hidden = HiddenSet("H3P2T1", train.X[:10] + 1.0, np.zeros(10), train.features)
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(ROOT / "rubrics" / "hw3.yaml")
+    spec = CHECKERS["H3P2T1"].request(rubric, hidden, train).extra["part2"]
+    sample = np.asarray(spec["train_X"])
+    assert sample.shape == (500, 5) and spec["columns"] == ["x1", "x2", "x3", "x4", "x5"]
+    assert all((train.X == row).all(axis=1).any() for row in sample[:20])
+    assert CHECKERS["H3P1"].request(rubric, None, None).names
