@@ -124,16 +124,18 @@ def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def read_task(path: Path, task: str) -> HiddenSet:
-    """One task's CSV as a HiddenSet: X (N, d) float64; y (N,) int64 for H3P2T1, (N, 2) float64 for H3P2T2."""
+    """One task's CSV (hidden or training) as a HiddenSet: X (N, d) float64; y (N,) int64 for H3P2T1,
+    (N, 2) float64 for H3P2T2; features from its header."""
     header, data = read_csv(path)
     if task == "H3P2T1":
         if header[-1] != "label":
             raise ValueError(f"{path}: last column must be 'label', found {header[-1]!r}")
-        return HiddenSet(task=task, X=data[:, :-1].copy(), y=data[:, -1].astype(np.int64))
+        return HiddenSet(task=task, X=data[:, :-1].copy(), y=data[:, -1].astype(np.int64),
+                         features=tuple(header[:-1]))
     if task == "H3P2T2":
         if tuple(header[-2:]) != T2_TARGETS:
             raise ValueError(f"{path}: last columns must be 'income,age', found {header[-2:]}")
-        return HiddenSet(task=task, X=data[:, :-2].copy(), y=data[:, -2:].copy())
+        return HiddenSet(task=task, X=data[:, :-2].copy(), y=data[:, -2:].copy(), features=tuple(header[:-2]))
     raise ValueError(f"unknown Part 2 task {task!r}")
 
 

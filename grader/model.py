@@ -139,6 +139,9 @@ class HiddenSet:
     """float64 array (N, d) of raw features: the only part sent into a kernel."""
     y: Any
     """Labels: (N,) of 0/1 for H3P2T1, (N, 2) [income, age] for H3P2T2."""
+    features: tuple[str, ...] = ()
+    """The CSV header's feature names (e.g. x1..x5): how messages name columns, and the DataFrame
+    columns for a student function that only takes a DataFrame."""
 
 
 @dataclass(frozen=True)

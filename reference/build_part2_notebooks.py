@@ -225,6 +225,118 @@ for scale in (1e6, -1e6):
 
 
 # --------------------------------------------------------------------------------------------------
+# How real students write it (issue 8 §1): the same computations in the idioms of a course notebook.
+# Each idiom keeps the numbers of the reference code (pandas parses these CSVs to the same float64 as
+# np.loadtxt; StandardScaler standardizes with the same mean and ddof-0 std), so a student's planted
+# mistake, and only that, decides what they lose.
+# --------------------------------------------------------------------------------------------------
+
+IDIOMS = frozenset({
+    "pandas",         # pd.read_csv, feature columns by name
+    "scaler",         # sklearn StandardScaler instead of a hand-written standardization
+    "df_preprocess",  # preprocess takes a DataFrame and picks its columns by name (df[FEATURES])
+    "split",          # train_test_split: train on 80 %, report validation accuracy
+    "shuffle_over",   # saves a shuffled copy (with pandas' index column) over data/<task>_train.csv
+    "shuffle_copy",   # saves a shuffled copy to data/shuffled.csv
+    "tqdm",           # a progress bar over the epochs
+    "device",         # device = "cuda" if torch.cuda.is_available() else "cpu"
+    "plot",           # %matplotlib inline, a loss curve, plt.show()
+    "checkpoint",     # torch.save / model.save into the working folder
+    "two_heads",      # Keras T2: two Dense(1) heads instead of one Dense(2)
+})
+
+
+def _load_pandas(task: str, targets: tuple[str, ...], style: frozenset[str]) -> str:
+    """The data cell of a student who uses pandas; X_train stays a DataFrame for a DataFrame preprocess."""
+    y = '["label"].to_numpy().astype(np.int64)' if targets == ("label",) else f"[{list(targets)!r}].to_numpy()"
+    x = "df[FEATURES]" if "df_preprocess" in style else "df[FEATURES].to_numpy()"
+    lines = [
+        "import numpy as np",
+        "import pandas as pd",
+        "",
+        f'df = pd.read_csv("data/{task}_train.csv")',
+        f"FEATURES = [c for c in df.columns if c not in {list(targets)!r}]",
+        f"X_train, {'y_train' if targets == ('label',) else 'Y_train'} = {x}, df{y}",
+        "print(df.shape)",
+        "df.describe()",
+    ]
+    if "shuffle_over" in style:
+        lines[-2:-2] = ["# keep a shuffled copy of the data for the next runs",
+                        f'df.sample(frac=1, random_state=0).to_csv("data/{task}_train.csv")']
+    if "shuffle_copy" in style:
+        lines[-2:-2] = ['df.sample(frac=1).to_csv("data/shuffled.csv")  # shuffled copy for later']
+    return "\n".join(lines)
+
+
+SPLIT_T1 = """
+from sklearn.model_selection import train_test_split
+
+X_train, X_val, y_train, y_val = train_test_split(X_train, y_train, test_size=0.2, random_state=0,
+                                                  stratify=y_train)
+print("train", X_train.shape, "validation", X_val.shape)
+"""
+
+PREPROCESS_SCALER = """
+from sklearn.preprocessing import StandardScaler
+
+scaler = StandardScaler().fit(X_train)
+
+
+def preprocess(X):
+    \"\"\"Standardize with the training mean and std (sklearn).\"\"\"
+    return scaler.transform(np.asarray(X, dtype=np.float64)).astype(np.float32)
+
+
+X_in = preprocess(X_train)
+print("after preprocess: means", X_in.mean(axis=0).round(3), "stds", X_in.std(axis=0).round(3))
+"""
+
+PREPROCESS_SCALER_DF = """
+from sklearn.preprocessing import StandardScaler
+
+scaler = StandardScaler().fit(X_train)
+
+
+def preprocess(df):
+    \"\"\"Standardize the feature columns of a DataFrame with the training mean and std.\"\"\"
+    return scaler.transform(df[FEATURES]).astype(np.float32)
+
+
+X_in = preprocess(X_train)
+print("after preprocess: means", X_in.mean(axis=0).round(3), "stds", X_in.std(axis=0).round(3))
+"""
+
+
+def _load(task: str, style: frozenset[str]) -> str:
+    if "pandas" not in style:
+        return LOAD_T1 if task == "H3P2T1" else LOAD_T2
+    return _load_pandas(task, ("label",) if task == "H3P2T1" else ("income", "age"), style)
+
+
+def _preprocess(style: frozenset[str], bug: str | None = None) -> str:
+    if bug == "no_input_norm":
+        return PREPROCESS_BUG_IDENTITY
+    if "scaler" in style:
+        return PREPROCESS_SCALER_DF if "df_preprocess" in style else PREPROCESS_SCALER
+    return PREPROCESS
+
+
+def _plot(curves: str, ylabel: str = "training loss") -> str:
+    """A loss-curve cell; curves is source text: (label, sequence) pairs."""
+    return f"""
+%matplotlib inline
+import matplotlib.pyplot as plt
+
+for label, curve in {curves}:
+    plt.plot(curve, label=label)
+plt.xlabel("epoch")
+plt.ylabel("{ylabel}")
+plt.legend()
+plt.show()
+"""
+
+
+# --------------------------------------------------------------------------------------------------
 # PyTorch
 # --------------------------------------------------------------------------------------------------
 
@@ -237,6 +349,56 @@ from torch.utils.data import DataLoader, TensorDataset
 
 torch.manual_seed(0)
 """
+
+T1_TORCH_TRAIN = """
+def train(net, loss_fn, X, y, epochs=60, lr=1e-2, batch_size=64, seed=0):
+    \"\"\"Mini-batch Adam; deterministic for a given seed.\"\"\"
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net.train()
+    for epoch in range(epochs):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = loss_fn(net(xb), yb)
+            loss.backward()
+            opt.step()
+    net.eval()
+    return loss.item()
+"""
+
+
+def _torch_setup(style: frozenset[str]) -> str:
+    lines = [TORCH_SETUP.strip("\n")]
+    if "tqdm" in style:
+        lines.insert(0, "from tqdm import tqdm")
+    if "device" in style:
+        lines.append('device = "cuda" if torch.cuda.is_available() else "cpu"\nprint("training on", device)')
+    if "plot" in style:
+        lines.append("curves = []  # training loss per epoch, one list per network")
+    return "\n".join(lines)
+
+
+def _torch_loop(text: str, style: frozenset[str]) -> str:
+    """A PyTorch training function in a student's idioms; the arithmetic is the reference's."""
+    out = []
+    for line in text.strip("\n").split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("opt = torch.optim.Adam") and "device" in style:
+            out.append("    net.to(device)")
+        if stripped == "for epoch in range(epochs):" and "tqdm" in style:
+            line = line.replace("range(epochs)", 'tqdm(range(epochs), desc="epochs", leave=False)')
+        if stripped == "net.eval()" and "plot" in style:
+            out.append("    curves.append(curve)")
+        out.append(line)
+        if stripped == "net.train()" and "plot" in style:
+            out.append("    curve = []")
+        if stripped == "for xb, yb in loader:" and "device" in style:
+            out.append("            xb, yb = xb.to(device), yb.to(device)")
+        if stripped == "opt.step()" and "plot" in style:
+            out.append("        curve.append(loss.item())")
+    return "\n".join(out)
+
 
 T1_TORCH_MODEL_MD = """
 ## The two networks
@@ -264,20 +426,7 @@ class MLP(nn.Module):
         return self.out(x)  # logits: the losses below apply sigmoid / softmax themselves
 
 
-def train(net, loss_fn, X, y, epochs=60, lr=1e-2, batch_size=64, seed=0):
-    \"\"\"Mini-batch Adam; deterministic for a given seed.\"\"\"
-    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    net.train()
-    for epoch in range(epochs):
-        for xb, yb in loader:
-            opt.zero_grad()
-            loss = loss_fn(net(xb), yb)
-            loss.backward()
-            opt.step()
-    net.eval()
-    return loss.item()
+{train}
 
 
 Xt = torch.tensor(X_in)
@@ -338,21 +487,25 @@ print("net2 P(class 0), P(class 1):\\n", p2.numpy().round(3))
 """
 
 
-def t1_torch(bug: str | None = None, reference: bool = True) -> nbformat.NotebookNode:
+T1_TORCH_CHECKPOINT = """
+torch.save({"net1": net1.state_dict(), "net2": net2.state_dict()}, "checkpoint.pt")
+"""
+
+
+def t1_torch(bug: str | None = None, reference: bool = True, style: frozenset[str] = frozenset()) -> nbformat.NotebookNode:
     """H3P2T1 in PyTorch; net1/net2 from a custom nn.Module with forward()."""
     net2 = {"softmax_ce": T1_TORCH_NET2_BUG_SOFTMAX, "net2_one_unit": T1_TORCH_NET2_BUG_ONE_UNIT}.get(
         bug, T1_TORCH_NET2
     )
-    pre = PREPROCESS_BUG_IDENTITY if bug == "no_input_norm" else PREPROCESS
     cells = [
         _md(T1_TASK.format(framework="PyTorch", torch_rows=T1_TORCH_ROWS)),
-        _code(TORCH_SETUP),
+        _code(_torch_setup(style)),
         _md("## Data"),
-        _code(LOAD_T1),
+        _code(_load("H3P2T1", style)),
         _md(PREPROCESS_MD) if reference else _md("## Preprocessing"),
-        _code(pre),
+        _code(_preprocess(style, bug)),
         _md(T1_TORCH_MODEL_MD) if reference else _md("## Models"),
-        _code(T1_TORCH_MODEL),
+        _code(T1_TORCH_MODEL.format(train=_torch_loop(T1_TORCH_TRAIN, style))),
         _md("### Net-1: one output unit, binary cross-entropy"),
         _code(T1_TORCH_NET1),
         _md("### Net-2: two output units, cross-entropy"),
@@ -360,6 +513,10 @@ def t1_torch(bug: str | None = None, reference: bool = True) -> nbformat.Noteboo
         _md("Both networks give class probabilities once their logits go through sigmoid / softmax:"),
         _code(T1_TORCH_CHECK),
     ]
+    if "plot" in style:
+        cells.append(_code(_plot('zip(["net1", "net2"], curves)', "training loss (last batch)")))
+    if "checkpoint" in style:
+        cells.append(_code(T1_TORCH_CHECKPOINT))
     return _notebook(cells)
 
 
@@ -443,7 +600,7 @@ print("training MAE income:", np.abs(P_train - Y_train[:, 0]).mean())
 """
 
 
-def t2_torch(bug: str | None = None, reference: bool = True) -> nbformat.NotebookNode:
+def t2_torch(bug: str | None = None, reference: bool = True, style: frozenset[str] = frozenset()) -> nbformat.NotebookNode:
     """H3P2T2 in PyTorch; the model is an nn.Sequential."""
     no_norm = bug == "no_output_norm"
     model = T2_TORCH_MODEL_BUG_LINEAR if bug in ("linear_output", "no_output_norm") else T2_TORCH_MODEL
@@ -454,20 +611,24 @@ def t2_torch(bug: str | None = None, reference: bool = True) -> nbformat.Noteboo
     train = T2_TORCH_TRAIN.format(epochs=200, lr="1e-2" if no_norm else "3e-3")
     cells = [
         _md(T2_TASK.format(framework="PyTorch")),
-        _code(TORCH_SETUP),
+        _code(_torch_setup(style)),
         _md("## Data"),
-        _code(LOAD_T2),
+        _code(_load("H3P2T2", style)),
         _md(PREPROCESS_MD) if reference else _md("## Input normalization"),
-        _code(PREPROCESS),
+        _code(_preprocess(style)),
         _md(OUTPUT_NORM_MD) if reference else _md("## Outputs"),
         _code(OUTPUT_NORM_BUG_IDENTITY if no_norm else OUTPUT_NORM),
         _md(T2_TORCH_MODEL_MD) if reference else _md("## Model"),
         _code(model),
-        _code(train),
+        _code(_torch_loop(train, style)),
         _md("## Prediction in original units"),
         _code(predict),
         _code(T2_TRAIN_MAE_1D if bug == "predict_1d" else T2_TRAIN_MAE),
     ]
+    if "plot" in style:
+        cells.append(_code(_plot('[("model", curves[0])]', "training loss (last batch)")))
+    if "checkpoint" in style:
+        cells.append(_code('torch.save(model.state_dict(), "model.pt")'))
     return _notebook(cells)
 
 
@@ -535,19 +696,27 @@ print("net2 class probabilities:\\n", net2.predict(X_in[:5], verbose=0).round(3)
 """
 
 
-def t1_keras(bug: str | None = None, reference: bool = True) -> nbformat.NotebookNode:
+T1_KERAS_VALIDATION = """
+for name, net in (("net1", net1), ("net2", net2)):
+    p = net.predict(preprocess(X_val), verbose=0)
+    pred = p[:, 0] > 0.5 if p.shape[1] == 1 else p.argmax(axis=1)
+    print(name, "validation accuracy", np.mean(pred == y_val).round(3))
+"""
+
+
+def t1_keras(bug: str | None = None, reference: bool = True, style: frozenset[str] = frozenset()) -> nbformat.NotebookNode:
     """H3P2T1 in Keras; net1/net2 are keras.Sequential models."""
     net2 = {"from_logits_softmax": T1_KERAS_NET2_BUG_FROM_LOGITS, "net2_one_unit": T1_KERAS_NET2_BUG_ONE_UNIT}.get(
         bug, T1_KERAS_NET2
     )
-    pre = PREPROCESS_BUG_IDENTITY if bug == "no_input_norm" else PREPROCESS
     cells = [
         _md(T1_TASK.format(framework="Keras", torch_rows="")),
         _code(KERAS_SETUP),
         _md("## Data"),
-        _code(LOAD_T1),
+        _code(_load("H3P2T1", style)),
+        *([_code(SPLIT_T1)] if "split" in style else []),
         _md(PREPROCESS_MD) if reference else _md("## Preprocessing"),
-        _code(pre),
+        _code(_preprocess(style, bug)),
         _md(T1_KERAS_MODEL_MD) if reference else _md("## Models"),
         _code(T1_KERAS_MODEL),
         _md("### Net-1: one output unit, binary cross-entropy"),
@@ -556,6 +725,10 @@ def t1_keras(bug: str | None = None, reference: bool = True) -> nbformat.Noteboo
         _code(net2),
         _code(T1_KERAS_CHECK),
     ]
+    if "split" in style:
+        cells.append(_code(T1_KERAS_VALIDATION))
+    if "plot" in style:
+        cells.append(_code(_plot('[("net1", h1.history["loss"]), ("net2", h2.history["loss"])]')))
     return _notebook(cells)
 
 
@@ -603,9 +776,30 @@ def predict(X):
 """
 
 
-def t2_keras(bug: str | None = None, reference: bool = True) -> nbformat.NotebookNode:
+# Two one-unit heads on a shared body (a functional model with a list of outputs).
+T2_KERAS_MODEL_TWO_HEADS = """
+keras.utils.set_random_seed(0)
+inputs = keras.Input(shape=(X_in.shape[1],), name="features")
+h = keras.layers.Dense(64, activation="relu")(inputs)
+h = keras.layers.Dense(64, activation="relu")(h)
+income = keras.layers.Dense(1, activation="sigmoid", name="income")(h)
+age = keras.layers.Dense(1, activation="sigmoid", name="age")(h)
+model = keras.Model(inputs, [income, age])
+model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss=["mse", "mse"])
+"""
+
+T2_KERAS_PREDICT_TWO_HEADS = """
+def predict(X):
+    \"\"\"Raw features (N, 5) -> [income, age] (N, 2) in original units.\"\"\"
+    income_n, age_n = model.predict(preprocess(X), verbose=0)
+    return denormalize_output(np.hstack([income_n, age_n]))
+"""
+
+
+def t2_keras(bug: str | None = None, reference: bool = True, style: frozenset[str] = frozenset()) -> nbformat.NotebookNode:
     """H3P2T2 in Keras; the model uses the functional API."""
     no_norm = bug == "no_output_norm"
+    two_heads = "two_heads" in style and bug is None
     activation = "linear" if bug in ("linear_output", "no_output_norm") else "sigmoid"
     model = T2_KERAS_MODEL.format(activation=activation, lr="1e-2" if no_norm else "3e-3")
     # "crash": the training cell uses a name that was never defined (renamed in another cell)
@@ -613,22 +807,30 @@ def t2_keras(bug: str | None = None, reference: bool = True) -> nbformat.Noteboo
     predict = {"no_output_norm": T2_KERAS_PREDICT_BUG_CLIP, "predict_1d": T2_KERAS_PREDICT_BUG_1D}.get(
         bug, T2_KERAS_PREDICT
     )
+    if two_heads:
+        model, targets, predict = T2_KERAS_MODEL_TWO_HEADS, "[Yn_train[:, :1], Yn_train[:, 1:]]", \
+            T2_KERAS_PREDICT_TWO_HEADS
     cells = [
         _md(T2_TASK.format(framework="Keras")),
         _code(KERAS_SETUP),
         _md("## Data"),
-        _code(LOAD_T2),
+        _code(_load("H3P2T2", style)),
         _md(PREPROCESS_MD) if reference else _md("## Input normalization"),
-        _code(PREPROCESS),
+        _code(_preprocess(style)),
         _md(OUTPUT_NORM_MD) if reference else _md("## Outputs"),
         _code(OUTPUT_NORM_BUG_IDENTITY if no_norm else OUTPUT_NORM),
         _md(T2_KERAS_MODEL_MD) if reference else _md("## Model"),
         _code(model),
-        _code(T2_KERAS_TRAIN.format(targets=targets, epochs=150)),
+        # two heads train more slowly per epoch (two losses); 100 epochs keep the notebook quick
+        _code(T2_KERAS_TRAIN.format(targets=targets, epochs=100 if two_heads else 150)),
         _md("## Prediction in original units"),
         _code(predict),
         _code(T2_TRAIN_MAE_1D if bug == "predict_1d" else T2_TRAIN_MAE),
     ]
+    if "plot" in style:
+        cells.append(_code(_plot('[("model", hist.history["loss"])]')))
+    if "checkpoint" in style:
+        cells.append(_code('model.save("model.keras")'))
     return _notebook(cells)
 
 
@@ -731,10 +933,34 @@ SCENARIOS: dict[str, dict[str, tuple[str, str | None]]] = {
 }
 
 
+# Student -> notebook -> the idioms (IDIOMS) it is written in; the scenario's mistake stays the same.
+STYLES: dict[str, dict[str, frozenset[str]]] = {
+    # an honest student who caches a shuffled copy over the training CSV (issue 9) and a two-head Keras T2
+    "alice": {"H3P2T1_torch.ipynb": frozenset({"pandas", "scaler", "shuffle_over", "tqdm", "device", "plot",
+                                               "checkpoint"}),
+              "H3P2T2_keras.ipynb": frozenset({"two_heads", "plot"})},
+    "bob": {"H3P2T1_torch.ipynb": frozenset({"pandas", "scaler", "device"})},
+    "carol": {"H3P2T1_torch.ipynb": frozenset({"pandas", "shuffle_copy", "tqdm", "plot"})},
+    "erin": {"H3P2T2_torch.ipynb": frozenset({"device", "tqdm", "checkpoint", "plot"})},
+    "frank": {"H3P2T1_keras.ipynb": frozenset({"plot"})},
+    # preprocess(df) picks the CSV's columns by name (issue 8 §2): in both tasks
+    "heidi": {"H3P2T1_torch.ipynb": frozenset({"pandas", "scaler", "df_preprocess"}),
+              "H3P2T2_torch.ipynb": frozenset({"pandas", "device", "tqdm", "checkpoint"})},
+    "judy": {"H3P2T1_keras.ipynb": frozenset({"pandas", "split", "scaler", "plot"}),
+             "H3P2T2_keras.ipynb": frozenset({"pandas", "scaler", "df_preprocess", "two_heads", "plot",
+                                              "checkpoint"})},
+}
+
+
 def student_notebooks(student: str) -> dict[str, nbformat.NotebookNode]:
     """The Part 2 notebooks of one sample student, by file name."""
     scenario = SCENARIOS[STUDENTS[student]]
-    return {name: BUILDERS[builder](bug, reference=False) for name, (builder, bug) in scenario.items()}
+    styles = STYLES.get(student, {})
+    unknown = {idiom for style in styles.values() for idiom in style} - IDIOMS
+    if unknown:
+        raise ValueError(f"{student}: unknown idioms {sorted(unknown)}")
+    return {name: BUILDERS[builder](bug, reference=False, style=styles.get(name, frozenset()))
+            for name, (builder, bug) in scenario.items()}
 
 
 def main(students: bool = True) -> list[Path]:

@@ -104,3 +104,11 @@ def test_committed_files_match_the_generator(tmp_path):
         assert ours.read_bytes() == committed.read_bytes(), committed
     hidden = datasets.load_hidden(ROOT / "rubrics/hidden")
     assert hidden["H3P2T1"].X.shape == (1000, 5) and hidden["H3P2T2"].y.shape == (1000, 2)
+
+
+@pytest.mark.parametrize("task", ["H3P2T1", "H3P2T2"], ids=["t1", "t2"])
+def test_a_training_csv_reads_with_its_header_names(task):
+    """The grader's own copy of the training set (--data) is what the Part 2 probes are built from."""
+    train = datasets.read_task(ROOT / "reference" / "data" / f"{task}_train.csv", task)
+    assert train.features == ("x1", "x2", "x3", "x4", "x5")
+    assert train.X.shape == (datasets.N_TRAIN, 5)

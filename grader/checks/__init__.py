@@ -1,6 +1,6 @@
 """Registry of checkers: task id -> what to ask the kernel for, and how to judge what came back.
 
-Each entry is pure: `request(rubric, hidden)` names the answers, probes and in-kernel handlers a task
+Each entry is pure: `request(rubric, hidden, train=None)` names the answers, probes and in-kernel handlers a task
 needs, and `check(answers, run, rubric, hidden)` returns one Finding per rubric item of the task.
 `kernel_sources` are the files run in the kernel to answer the request. Adding a task is one entry.
 """
@@ -23,14 +23,16 @@ __all__ = ["CHECKERS", "TaskChecks", "check_frameworks_bonus"]
 class TaskChecks:
     """The checker of one task (a contract notebook name such as H3P1)."""
 
-    request: Callable[[Rubric, HiddenSet | None], Request]
-    """Rubric (+ the task's hidden set) -> the answer names, probes and handlers to ask the kernel for."""
+    request: Callable[..., Request]
+    """(rubric, hidden set[, training set]) -> the answer names, probes and handlers to ask the kernel for.
+    The training set is the grader's own copy (datasets.read_task on the --data CSV): Part 2 probes are
+    built from it, never from files in the scratch folder that the student's code can change."""
     check: Callable[[Answers, NotebookRun, Rubric, HiddenSet | None], list[Finding]]
     """One Finding per item of the task's questions; pure, no I/O."""
     kernel_sources: tuple[str, ...] = ("kernel_side.py",)
 
 
-def _part1_request(rubric: Rubric, hidden: HiddenSet | None) -> Request:
+def _part1_request(rubric: Rubric, hidden: HiddenSet | None, train: HiddenSet | None = None) -> Request:
     return part1_request(rubric)
 
 
@@ -38,8 +40,9 @@ def _part1_check(answers: Answers, run: NotebookRun, rubric: Rubric, hidden: Hid
     return check_part1(answers, rubric)
 
 
-def _part2_request(task: str, rubric: Rubric, hidden: HiddenSet | None) -> Request:
-    return part2_request(task, rubric, hidden)
+def _part2_request(task: str, rubric: Rubric, hidden: HiddenSet | None, train: HiddenSet | None = None) -> Request:
+    """`train`: the grader's own copy of the task's training CSV (datasets.read_task on the --data file)."""
+    return part2_request(task, rubric, hidden, train)
 
 
 CHECKERS: dict[str, TaskChecks] = {

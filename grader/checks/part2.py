@@ -17,7 +17,7 @@ Output kinds (told from behaviour on the hidden rows and on strongly scaled inpu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -123,8 +123,9 @@ class T1Params(_Strict):
     """Hidden-set accuracy bars per net."""
     max_std_ratio: float = Field(10.0, gt=1)
     """preprocess(X_train): the largest column std may be at most this many times the smallest."""
-    train_rows: int = Field(2000, ge=10)
-    """Training rows sent into the kernel to observe preprocess."""
+    train_rows: int = Field(500, ge=10)
+    """Training rows sent into the kernel to observe preprocess: a sample drawn with the rubric's seed
+    from the grader's own copy of the training CSV (500 of 2000 keep the request small)."""
     probe_scales: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0, -1000.0)
     """Preprocessed rows are multiplied by these to tell logits from bounded outputs."""
     probe_rows: int = Field(64, ge=1)
@@ -199,11 +200,23 @@ def roundtrip_sample(params: Part2Params) -> np.ndarray:
     return np.column_stack([income, age])
 
 
-def part2_request(task: str, rubric: Any, hidden: HiddenSet, train_X: Any = None) -> Request:
+def training_sample(X: Any, rows: int, seed: int) -> np.ndarray:
+    """`rows` training rows drawn without replacement by `seed`, in file order (all of them if fewer)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] <= rows:
+        return X
+    picked = np.random.default_rng(seed).choice(X.shape[0], size=rows, replace=False)
+    return X[np.sort(picked)]
+
+
+def part2_request(task: str, rubric: Any, hidden: HiddenSet, train: Any = None) -> Request:
     """The extraction request for one Part 2 notebook: contract names + the "part2" handler's spec.
 
-    Only hidden.X enters the spec. train_X (raw training features, H3P2T1) is sent as a sample of its
-    first rows; without it the kernel reads data/H3P2T1_train.csv itself.
+    Only hidden.X enters the spec, never labels. Everything the kernel probes with comes from here,
+    because a notebook may overwrite data/ in its scratch folder. `train` is the grader's own copy of the
+    task's training set (a HiddenSet read from --data, or its raw feature array); H3P2T1 sends a
+    deterministic sample of its rows (T1Params.train_rows, drawn with the rubric's seed) to observe
+    preprocess on. Without it the hidden features stand in: they come from the same generator.
     """
     if task not in NAMES:
         raise ValueError(f"unknown Part 2 task {task!r}; expected {T1} or {T2}")
@@ -217,16 +230,31 @@ def part2_request(task: str, rubric: Any, hidden: HiddenSet, train_X: Any = None
         "seconds": params.seconds_per_call,
         "budget": params.budget,
     }
+    columns = feature_names(train if isinstance(train, HiddenSet) else hidden, X.shape[1])
+    if columns is not None:
+        spec["columns"] = list(columns)
     if task == T1:
         p1 = params.H3P2T1
         spec["probe_scales"] = list(p1.probe_scales)
         spec["probe_rows"] = p1.probe_rows
-        if train_X is not None:
-            spec["train_X"] = np.asarray(train_X, dtype=np.float64)[: p1.train_rows].tolist()
+        source = train.X if isinstance(train, HiddenSet) else X if train is None else train
+        seed = getattr(rubric, "seed", 0)
+        spec["train_X"] = training_sample(source, p1.train_rows, seed if isinstance(seed, int) else 0).tolist()
     else:
         spec["extreme_scales"] = list(params.H3P2T2.extreme_scales)
         spec["Y_sample"] = roundtrip_sample(params).tolist()
     return Request(names=NAMES[task], extra={"part2": spec}, timeout=params.budget + 60.0)
+
+
+def feature_names(data: Any, d: int) -> tuple[str, ...] | None:
+    """The CSV header's feature names of a data set, when it has exactly d of them."""
+    names = tuple(getattr(data, "features", ()) or ())
+    return names if len(names) == d and all(isinstance(n, str) and n for n in names) else None
+
+
+def column_name(names: tuple[str, ...] | None, j: int) -> str:
+    """How a message names feature column j: its CSV header (`x3`), else its 1-based position."""
+    return f"`{names[j]}`" if names and 0 <= j < len(names) else f"number {j + 1}"
 
 
 # ----------------------------------------------------------------------------- parsing (untrusted)
@@ -551,12 +579,14 @@ def _accuracy_finding(net: _Net, answers: Answers, hidden: HiddenSet, bar: Accur
     return Finding(item, "pass" if frac >= 1 else "fail", frac, msg, {"accuracy": round(acc, 6)})
 
 
-def _input_norm_finding(data: dict, answers: Answers, p1: T1Params) -> Finding:
+def _input_norm_finding(data: dict, answers: Answers, p1: T1Params, names: tuple[str, ...]) -> Finding:
     item = "input_normalization"
     pt = _dict(data, "preprocess_train")
+    if pt.get("ok") is not True and pt.get("grader") is True:
+        return Finding(item, "error", 0.0, _text(pt.get("error")) or "the grader could not observe preprocess")
     if pt.get("ok") is not True:
         error = _text(pt.get("error")) or "preprocess could not be observed"
-        if "not defined" in error:
+        if error == "preprocess is not defined":  # not a NameError raised inside it
             return Finding(item, "missing", 0.0, answers.missing.get("preprocess") or error)
         return Finding(item, "fail", 0.0, f"preprocess(X_train) failed: {error}")
     std, raw_std = _floats(pt.get("std")), _floats(pt.get("raw_std")) or []
@@ -566,16 +596,20 @@ def _input_norm_finding(data: dict, answers: Answers, p1: T1Params) -> Finding:
     if type(nonfinite) is int and nonfinite > 0:
         return Finding(item, "fail", 0.0, f"preprocess(X_train) gives {nonfinite} non-finite values")
     s = np.asarray(std)
+    if len(names or ()) != len(std):
+        names = None  # preprocess changed the number of columns: name them by position
     if len(raw_std) == len(std):
         dead = [j for j in range(len(std)) if s[j] <= 1e-12 and raw_std[j] > 1e-12]
         if dead:
-            return Finding(item, "fail", 0.0, f"preprocess makes training column {dead[0]} constant")
+            return Finding(item, "fail", 0.0, f"preprocess makes training column {column_name(names, dead[0])} "
+                                              "constant")
     live = np.flatnonzero(s > 1e-12)
     if not live.size:
         return Finding(item, "fail", 0.0, "preprocess(X_train) is constant")
     hi, lo = live[np.argmax(s[live])], live[np.argmin(s[live])]
     ratio = float(s[hi] / s[lo])
-    spread = f"column std from {fmt(float(s[lo]))} (column {lo}) to {fmt(float(s[hi]))} (column {hi})"
+    spread = (f"column std from {fmt(float(s[lo]))} (column {column_name(names, int(lo))}) "
+              f"to {fmt(float(s[hi]))} (column {column_name(names, int(hi))})")
     if ratio <= p1.max_std_ratio:
         return Finding(item, "pass", 1.0, f"preprocess(X_train) puts the features on comparable scales: {spread}")
     return Finding(item, "fail", 0.0,
@@ -598,7 +632,7 @@ def _check_t1(data: dict, answers: Answers, hidden: HiddenSet, params: Part2Para
         "net2_output_units": _units_finding(nets["net2"], 2, answers),
         "net1_loss": _loss_finding(nets["net1"], answers, params),
         "net2_loss": _loss_finding(nets["net2"], answers, params),
-        "input_normalization": _input_norm_finding(data, answers, p1),
+        "input_normalization": _input_norm_finding(data, answers, p1, tuple(hidden.features)),
         "net1_accuracy": _accuracy_finding(nets["net1"], answers, hidden, bars.net1),
         "net2_accuracy": _accuracy_finding(nets["net2"], answers, hidden, bars.net2),
     }
@@ -684,7 +718,7 @@ def _output_norm_finding(data: dict, answers: Answers, model: dict, params: Part
 def _predict_shape_finding(data: dict, answers: Answers, n: int) -> Finding:
     item = "predict_shape"
     entry = _dict(data, "predict")
-    if entry.get("ok") is not True and "not defined" in _text(entry.get("error")):
+    if entry.get("ok") is not True and _text(entry.get("error")) == "predict is not defined":
         return Finding(item, "missing", 0.0, answers.missing.get("predict") or "`predict` is not defined")
     pred, why = _call_result(data, "predict")
     if pred is None:
@@ -855,7 +889,7 @@ def check_part2(task: str, answers: Answers, run: NotebookRun, rubric: Any, hidd
     findings = []
     for item in items:
         if item == "runs":
-            findings.append(_runs_finding(run))
+            findings.append(_with_call_note(_runs_finding(run), data))
         elif item in judged:
             findings.append(judged[item])
         elif item in ITEMS[task] and unjudged is not None:
@@ -863,6 +897,16 @@ def check_part2(task: str, answers: Answers, run: NotebookRun, rubric: Any, hidd
         else:
             findings.append(Finding(item, "error", 0.0, f"the grader has no Part 2 check for item {item!r}"))
     return findings
+
+
+def _with_call_note(finding: Finding, data: Any) -> Finding:
+    """Say how the grader had to call a student function that refused a NumPy array (it costs nothing)."""
+    notes = _dict(data, "called_with") if isinstance(data, dict) else {}
+    said = [f"{_text(name, 40)}(X) was called with {_text(how, 200)}, as it did not accept the NumPy array "
+            "the contract names (no points lost)" for name, how in list(notes.items())[:3]]
+    if not said:
+        return finding
+    return replace(finding, message=finding.message + "; " + "; ".join(said))
 
 
 def framework_of(answers: Answers) -> str | None:

@@ -516,3 +516,218 @@ def test_frameworks_bonus(notebooks, status, message):
     assert got.item == "both_frameworks" and got.status == status, got.message
     assert message in got.message
     assert got.fraction == (1.0 if status == "pass" else 0.0)
+
+
+# ----------------------------------------------------------------------------- issue 8: real students' idioms
+
+HEADERS = ("x1", "x2", "x3")
+NAMED1 = HiddenSet("H3P2T1", X1, Y1, HEADERS)
+NAMED2 = HiddenSet("H3P2T2", X2, Y2, HEADERS)
+
+
+def named_findings(handler, task, user_ns, train=X1_TRAIN) -> dict[str, Finding]:
+    hidden = NAMED1 if task == "H3P2T1" else NAMED2
+    answers = introspect(handler, task, user_ns, hidden, train if task == "H3P2T1" else None)
+    run = OK_RUN1 if task == "H3P2T1" else OK_RUN2
+    return {f.item: f for f in P.check_part2(task, answers, run, None, hidden)}
+
+
+def test_statistics_name_columns_by_their_header(handler):
+    """Issue 8 §3: `x2`, not a 0-based index."""
+    got = named_findings(handler, "H3P2T1", t1_ns(**GOOD_T1, preprocess=lambda X: X))["input_normalization"]
+    assert got.status == "fail"
+    assert "(column `x1`)" in got.message and "(column `x2`)" in got.message
+    dead = named_findings(handler, "H3P2T1", t1_ns(**GOOD_T1, preprocess=lambda X: standardize(X) * [1, 0, 1]))
+    assert dead["input_normalization"].message == "preprocess makes training column `x2` constant"
+
+
+def test_columns_are_named_by_position_without_a_header(handler):
+    got = findings(handler, "H3P2T1", t1_ns(**GOOD_T1, preprocess=lambda X: X))["input_normalization"]
+    assert "(column number 1)" in got.message and "(column number 2)" in got.message
+
+
+def dataframe_only(fn):
+    """A student function that indexes its input by the CSV's column names, as df[["x1", "x2", "x3"]]."""
+    def wrapped(df):
+        return fn(df[list(HEADERS)].to_numpy())
+    return wrapped
+
+
+def test_dataframe_only_preprocess_is_retried_with_the_header(handler):
+    got = named_findings(handler, "H3P2T1", t1_ns(**GOOD_T1, preprocess=dataframe_only(standardize)))
+    assert {f.status for f in got.values()} == {"pass"}, {k: f.message for k, f in got.items()}
+    assert got["runs"].message == (
+        "the notebook ran top to bottom without error; preprocess(X) was called with a pandas DataFrame with the "
+        "training CSV's columns x1, x2, x3, as it did not accept the NumPy array the contract names (no points lost)")
+
+
+def test_array_preprocess_gets_no_note(handler):
+    got = named_findings(handler, "H3P2T1", t1_ns(**GOOD_T1))
+    assert got["runs"].message == "the notebook ran top to bottom without error"
+
+
+def test_preprocess_returning_a_dataframe(handler):
+    import pandas as pd
+
+    ns = t1_ns(**GOOD_T1, preprocess=lambda X: pd.DataFrame(standardize(X), columns=list(HEADERS)))
+    assert {f.status for f in named_findings(handler, "H3P2T1", ns).values()} == {"pass"}
+
+
+def _as_dataframe(Y):
+    import pandas as pd
+
+    return pd.DataFrame(Y, columns=["income", "age"])
+
+
+def _as_grad_tensor(Y):
+    return torch.tensor(Y, dtype=torch.float32, requires_grad=True) * 1.0
+
+
+def _as_tf_tensor(Y):
+    tf = pytest.importorskip("tensorflow")
+    return tf.constant(Y)
+
+
+@pytest.mark.parametrize("convert", [
+    _as_dataframe,
+    _as_grad_tensor,
+    _as_tf_tensor,
+    lambda Y: [Y[:, 0], Y[:, 1]],
+    lambda Y: [Y[:, :1], Y[:, 1:]],
+    lambda Y: Y.tolist(),
+], ids=["DataFrame", "torch-requires-grad", "tf-tensor", "two-1d-heads", "two-column-heads", "nested-list"])
+def test_predict_result_forms_are_read_as_n_by_2(handler, convert):
+    got = named_findings(handler, "H3P2T2", t2_ns(sum_net(torch.nn.Sigmoid()), pred_fn=convert))
+    for item in ("predict_shape", "output_normalization", "output_range"):
+        assert got[item].status == "pass", got[item].message
+
+
+def two_head_model(keras):
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(4, activation="relu")(inputs)
+    heads = [keras.layers.Dense(1, activation="sigmoid", name=name)(hidden) for name in ("income", "age")]
+    model = keras.Model(inputs, heads)
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_keras_model_with_two_one_unit_heads(handler, keras):
+    """Issue 8 §2: two Dense(1) outputs are two output units, their predictions side by side."""
+    model = two_head_model(keras)
+
+    def pred_fn(_):
+        heads = model.predict((X2 / 3.0).astype(np.float32), verbose=0)
+        return [h * (b - a) + a for h, a, b in zip(heads, LO, HI)]
+
+    ns = t2_ns(model, framework="keras", pred_fn=pred_fn)
+    got = named_findings(handler, "H3P2T2", ns)
+    for item in ("output_units", "output_normalization", "predict_shape", "output_range"):
+        assert got[item].status == "pass", got[item].message
+
+
+def test_torch_model_returning_outputs_and_extras_keeps_the_outputs(handler):
+    class WithExtras(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = sum_net(torch.nn.Sigmoid())
+
+        def forward(self, x):
+            return self.body(x), x
+
+    got = named_findings(handler, "H3P2T2", {**t2_ns(sum_net(torch.nn.Sigmoid())), "model": WithExtras()})
+    assert got["output_units"].status == "pass", got["output_units"].message
+
+
+# ----------------------------------------------------------------------------- issue 9: the grader's own inputs
+
+
+def test_statistics_ignore_a_training_csv_the_notebook_replaced(handler, tmp_path, monkeypatch):
+    """Overwriting data/H3P2T1_train.csv with standardized rows changes nothing the grader measures."""
+    identity = t1_ns(**GOOD_T1, preprocess=lambda X: X)
+    spec = P.part2_request("H3P2T1", None, NAMED1, X1_TRAIN).extra["part2"]
+    before = handler(identity, json.loads(json.dumps(spec)))["preprocess_train"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    rows = "\n".join(",".join(f"{v:.6g}" for v in r) + ",0" for r in standardize(X1_TRAIN))
+    (tmp_path / "data" / "H3P2T1_train.csv").write_text("x1,x2,x3,label\n" + rows + "\n", encoding="utf-8")
+    after = handler(identity, json.loads(json.dumps(spec)))["preprocess_train"]
+    assert after == before
+    answers = Answers("H3P2T1", extra={"part2": handler(identity, json.loads(json.dumps(spec)))})
+    got = {f.item: f for f in P.check_part2("H3P2T1", answers, OK_RUN1, None, NAMED1)}
+    assert got["input_normalization"].status == "fail"
+
+
+def test_kernel_never_reads_the_data_folder():
+    source = (ROOT / "grader" / "kernel_part2.py").read_text(encoding="utf-8")
+    assert "open(" not in source and "read_csv" not in source and "data/" not in source.split('"""', 2)[2]
+
+
+def test_request_carries_a_deterministic_sample_of_the_graders_training_set():
+    train = HiddenSet("H3P2T1", np.arange(3000 * 3, dtype=np.float64).reshape(3000, 3), np.zeros(3000), HEADERS)
+    rubric = {"H3P2T1": {"train_rows": 500}}
+    spec = P.part2_request("H3P2T1", rubric, NAMED1, train).extra["part2"]
+    sample = np.asarray(spec["train_X"])
+    assert sample.shape == (500, 3)
+    rows = (sample[:, 0] / 3).astype(int)
+    assert np.array_equal(sample, train.X[rows]) and len(set(rows)) == 500 and list(rows) == sorted(rows)
+    assert rows.max() > 2500  # drawn across the file, not its first rows
+    assert P.part2_request("H3P2T1", rubric, NAMED1, train).extra["part2"]["train_X"] == spec["train_X"]
+    assert spec["columns"] == list(HEADERS)
+
+
+def test_without_a_training_set_the_hidden_features_stand_in():
+    spec = P.part2_request("H3P2T1", None, NAMED1).extra["part2"]
+    assert np.array_equal(np.asarray(spec["train_X"]), X1)
+
+
+def test_a_missing_training_sample_is_the_graders_error(handler):
+    spec = P.part2_request("H3P2T1", None, NAMED1).extra["part2"]
+    del spec["train_X"]
+    answers = Answers("H3P2T1", extra={"part2": handler(t1_ns(**GOOD_T1), spec)})
+    got = {f.item: f for f in P.check_part2("H3P2T1", answers, OK_RUN1, None, NAMED1)}
+    assert got["input_normalization"].status == "error"
+
+
+def _builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_part2_notebooks", ROOT / "reference" / "build_part2_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sample_class_notebooks_are_what_the_builder_writes():
+    import nbformat
+
+    builder = _builder()
+    for student in builder.STUDENTS:
+        for name, nb in builder.student_notebooks(student).items():
+            path = ROOT / "submissions" / student / name
+            assert path.read_text(encoding="utf-8") == nbformat.writes(nb) + "\n", f"{path}: run the builder"
+
+
+def test_a_preprocess_failing_both_ways_reports_the_arrays_error(handler):
+    def broken(X):
+        return undefined_scaler.transform(X)  # noqa: F821 - the student's NameError
+
+    got = named_findings(handler, "H3P2T1", t1_ns(**GOOD_T1, preprocess=broken))
+    assert got["input_normalization"].message == (
+        "preprocess(X_train) failed: NameError: name 'undefined_scaler' is not defined")
+    assert "DataFrame" not in got["runs"].message
+
+
+def test_registry_passes_the_training_set_into_the_request():
+    from grader.checks import CHECKERS
+    from grader.datasets import read_task
+
+    train = read_task(ROOT / "reference" / "data" / "H3P2T1_train.csv", "H3P2T1")
+    hidden = HiddenSet("H3P2T1", train.X[:10] + 1.0, np.zeros(10), train.features)
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(ROOT / "rubrics" / "hw3.yaml")
+    spec = CHECKERS["H3P2T1"].request(rubric, hidden, train).extra["part2"]
+    sample = np.asarray(spec["train_X"])
+    assert sample.shape == (500, 5) and spec["columns"] == ["x1", "x2", "x3", "x4", "x5"]
+    assert all((train.X == row).all(axis=1).any() for row in sample[:20])
+    assert CHECKERS["H3P1"].request(rubric, None, None).names
