@@ -8,47 +8,71 @@ from pathlib import Path
 import click
 
 from .errors import GraderError
-from .model import Settings
+from .model import LEVELS, Settings
+
+
+_DEFAULTS = Settings(submissions=Path("."))
+GRADER_FAILED = 3
+"""Exit code: the class was graded, but the grader failed on some students (see the attention list)."""
+
+
+def _version() -> str:
+    from .pipeline import VERSION
+
+    return VERSION
 
 
 @click.group()
+@click.version_option(version=_version(), prog_name="grader", message="%(prog)s %(version)s")
 def cli() -> None:
     """Grade HW3 notebooks: grader run SUBMISSIONS_DIR."""
 
 
 @cli.command()
 @click.argument("submissions", type=click.Path(path_type=Path))
-@click.option("--rubric", type=click.Path(path_type=Path), default=Path("rubrics/hw3.yaml"), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--rubric", type=click.Path(path_type=Path), default=_DEFAULTS.rubric, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=_DEFAULTS.out, show_default=True,
+              help="Reports folder (relative to the working directory).")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
-@click.option("--default-level", type=click.Choice(["undergrad", "grad"]), default=None,
+@click.option("--default-level", type=click.Choice(LEVELS), default=None,
               help="Level of students missing from the roster (otherwise they are an error).")
-@click.option("--timeout", type=float, default=900.0, show_default=True, help="Seconds per notebook.")
-@click.option("--cell-timeout", type=float, default=300.0, show_default=True, help="Seconds per cell.")
+@click.option("--timeout", type=float, default=_DEFAULTS.timeout, show_default=True, help="Seconds per notebook.")
+@click.option("--cell-timeout", type=float, default=_DEFAULTS.cell_timeout, show_default=True, help="Seconds per cell.")
 @click.option("--overrides", type=click.Path(path_type=Path), default=None,
               help="Instructor's manual points [default: SUBMISSIONS/overrides.yaml].")
-@click.option("--data", type=click.Path(path_type=Path), default=Path("reference/data"), show_default=True,
+@click.option("--data", type=click.Path(path_type=Path), default=_DEFAULTS.data, show_default=True,
               help="Training data copied next to each Part 2 notebook.")
-@click.option("--hidden", type=click.Path(path_type=Path), default=Path("rubrics/hidden"), show_default=True,
+@click.option("--hidden", type=click.Path(path_type=Path), default=_DEFAULTS.hidden, show_default=True,
               help="Hidden test set (never visible to student code).")
-@click.option("--memory-gib", type=click.FloatRange(0.5, 64), default=4.0, show_default=True,
+@click.option("--memory-gib", type=click.FloatRange(0.5, 64), default=_DEFAULTS.memory_gib, show_default=True,
               help="Memory per notebook (its kernel's whole process tree).")
-@click.option("--jobs", type=click.IntRange(1, 16), default=1, show_default=True,
+@click.option("--jobs", type=click.IntRange(1, 16), default=_DEFAULTS.jobs, show_default=True,
               help="Students graded at once (one kernel each).")
+@click.option("--kernel-python", type=click.Path(path_type=Path), default=None,
+              help="Interpreter the graded kernels run [default: the grader's own, with environment/requirements.txt].")
 @click.option("--require-sandbox", is_flag=True, help="Refuse to run notebooks without the full sandbox.")
 @click.option("--fresh", is_flag=True, help="Grade again even students whose reports are current.")
 def run(submissions, rubric, out, students, default_level, timeout, cell_timeout, overrides, data, hidden,
-        memory_gib, jobs, require_sandbox, fresh) -> None:
-    """Grade every student in SUBMISSIONS (roster.csv + one folder per student)."""
+        memory_gib, jobs, kernel_python, require_sandbox, fresh) -> int:
+    """Grade every student in SUBMISSIONS (roster.csv + one folder per student).
+
+    Exit code 0: the class was graded; 3: graded, but the grader failed on some students (they are
+    on the attention list and are graded again on the next run); 1: the run could not be done (bad
+    rubric, roster or overrides); 2: bad usage or settings.
+    """
     from .pipeline import grade_class
 
     settings = Settings(submissions=Path(submissions), rubric=Path(rubric), out=Path(out), students=tuple(students),
                         default_level=default_level, timeout=timeout, cell_timeout=cell_timeout,
                         overrides=overrides, data=Path(data), hidden=Path(hidden), memory_gib=memory_gib,
-                        jobs=jobs, require_sandbox=require_sandbox)
+                        jobs=jobs, require_sandbox=require_sandbox, kernel_python=kernel_python)
     outcome = grade_class(settings, fresh=fresh)
     click.echo(f"graded {len(outcome.graded)} student(s), {len(outcome.skipped)} already current, "
                f"in {outcome.seconds:g} s; reports in {out}/ (grades.csv, summary.md, <student>/report.md)")
+    if outcome.errors:
+        click.echo(f"the grader failed on {', '.join(outcome.errors)}: see summary.md (Needs attention)", err=True)
+        return GRADER_FAILED
+    return 0
 
 
 @cli.command("validate-rubric")
@@ -58,7 +82,7 @@ def validate_rubric(path) -> None:
     from .rubric import load_rubric
 
     rubric = load_rubric(path)
-    for level in ("undergrad", "grad"):
+    for level in LEVELS:
         parts = ", ".join(f"{q} {spec.points.of(level):g}{'*' if level in spec.bonus_for else ''}"
                           for q, spec in rubric.questions.items())
         click.echo(f"{level}: max {rubric.max_total.of(level):g} ({parts}; * = bonus)")
@@ -66,8 +90,8 @@ def validate_rubric(path) -> None:
 
 
 @cli.command("make-data")
-@click.option("--train-dir", type=click.Path(path_type=Path), default=Path("reference/data"), show_default=True)
-@click.option("--hidden-dir", type=click.Path(path_type=Path), default=Path("rubrics/hidden"), show_default=True)
+@click.option("--train-dir", type=click.Path(path_type=Path), default=_DEFAULTS.data, show_default=True)
+@click.option("--hidden-dir", type=click.Path(path_type=Path), default=_DEFAULTS.hidden, show_default=True)
 @click.option("--train-seed", type=int, default=1, show_default=True)
 @click.option("--hidden-seed", type=int, required=True, help="Keep the real one private.")
 def make_data(train_dir, hidden_dir, train_seed, hidden_seed) -> None:
@@ -81,7 +105,7 @@ def make_data(train_dir, hidden_dir, train_seed, hidden_seed) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it in-process)."""
     try:
-        cli.main(args=argv, prog_name="grader", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="grader", standalone_mode=False)
     except GraderError as exc:
         click.echo(f"error: {exc.line()}", err=True)
         return exc.exit_code
@@ -91,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

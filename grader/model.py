@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Level = Literal["undergrad", "grad"]
+LEVELS: tuple[str, ...] = get_args(Level)
 RunStatus = Literal["ok", "timed_out", "kernel_died", "unreadable", "limit_exceeded", "not_run"]
 Status = Literal["pass", "fail", "missing", "error", "review"]
 
@@ -34,6 +35,8 @@ class Submission:
     """Files in the folder that the contract does not name (relative paths)."""
     notes: tuple[str, ...] = ()
     """Problems found while discovering (e.g. level taken from --default-level)."""
+    attention: tuple[str, ...] = ()
+    """Discovery problems an instructor must look at (a link, an unrecognised notebook)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class CellFailure:
     evalue: str
     traceback: str
     """Trimmed, ANSI-free traceback text for the report."""
+    cause: str = ""
+    """"missing_package", "no_network" or "needs_gpu" when the grading environment is why it failed."""
+    hint: str = ""
+    """The sentence for the report that goes with the cause."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class NotebookRun:
     """How the kernel was confined ("full: bubblewrap ..." or "reduced: ...")."""
     notes: tuple[str, ...] = ()
     """Things the report should mention that are not failures (nbformat 3 upgraded, output cut)."""
+    rerun: str = ""
+    """What the re-run without a killing cell did, for the report ("" when there was none)."""
     tampering: tuple[str, ...] = ()
     """Signs that the notebook tampered with the grader (static scan of its source, changes the
     kernel-side guard found, a forged answer message); its points are held for an instructor."""
@@ -209,9 +218,20 @@ class StudentResult:
     total: float
     max_total: float
     needs_review: bool
+    """Some points are provisional (free text, review items) until an instructor confirms them."""
     runs: tuple[NotebookRun, ...] = ()
     ignored: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    attention: tuple[str, ...] = ()
+    """What an instructor must look at (a crash, a limit, a missing notebook or package, tampering,
+    a grader error): one line each; empty when nothing needs a look."""
+    grader_error: bool = False
+    """The grader failed on this student: the result is never taken as current on the next run."""
+
+
+# The project's own folder (rubrics/, reference/ next to grader/): defaults resolve against it, so
+# `grader run SUBMISSIONS` works from any working directory.
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -219,8 +239,9 @@ class Settings:
     """Everything a run can be told, filled from the CLI's flags (one place, one set of defaults)."""
 
     submissions: Path
-    rubric: Path = Path("rubrics/hw3.yaml")
+    rubric: Path = PROJECT / "rubrics" / "hw3.yaml"
     out: Path = Path("reports")
+    """Relative to the working directory, like any path given on the command line."""
     students: tuple[str, ...] = ()
     """Only these students (all when empty)."""
     default_level: Level | None = None
@@ -230,11 +251,13 @@ class Settings:
     """Wall seconds per cell."""
     overrides: Path | None = None
     """Instructor's manual points; default: overrides.yaml in the submissions folder, if present."""
-    data: Path = Path("reference/data")
+    data: Path = PROJECT / "reference" / "data"
     """Training data copied into each Part 2 notebook's data/ folder."""
-    hidden: Path | None = None
+    hidden: Path = PROJECT / "rubrics" / "hidden"
     """Hidden test set (features and labels) for Part 2; never copied near a kernel."""
     memory_gib: float = 4.0
     """Resident memory of one kernel's process tree."""
     jobs: int = 1
     require_sandbox: bool = False
+    kernel_python: Path | None = None
+    """The interpreter graded kernels run (default: the grader's own, with environment/requirements.txt)."""

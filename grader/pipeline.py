@@ -7,6 +7,7 @@ student's result (every item "error") and a line in the run log.
 from __future__ import annotations
 
 import hashlib
+from importlib import metadata
 import json
 import sys
 import time
@@ -24,7 +25,10 @@ from .report import json as json_report
 from .rubric import Rubric, load_rubric
 from .sandbox import Limits, bwrap_status
 
-VERSION = "0.1.0"
+try:
+    VERSION = metadata.version("hw3-grader")
+except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    VERSION = "0+unknown"
 
 
 @dataclass
@@ -34,14 +38,25 @@ class ClassRun:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Students the grader failed on (graded again on the next run)."""
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudentLog:
+    """One student's line in the run log, and the grader's traceback when it failed on them."""
+
+    student: str
+    line: str
+    traceback: str = ""
 
 
 def load_hidden(settings: Settings, tasks: set[str]) -> dict[str, HiddenSet]:
     """The hidden test sets the class needs; a missing one stops the run (Part 2 cannot be scored)."""
     from .datasets import load_hidden as read_hidden
 
-    folder = Path(settings.hidden) if settings.hidden else Path("rubrics/hidden")
+    folder = Path(settings.hidden)
     try:
         hidden = read_hidden(folder)
     except ValueError as exc:
@@ -59,6 +74,33 @@ def training_files(settings: Settings, task: str) -> dict[str, Path]:
     if not path.exists():
         raise SettingsError(path, "", "training data not found", "pass --data with the folder holding the task's CSV")
     return {path.name: path}
+
+
+def training_set(settings: Settings, task: str) -> HiddenSet | None:
+    """The grader's own copy of a Part 2 task's training data: what input statistics are measured on."""
+    from .datasets import read_task
+
+    files = training_files(settings, task)
+    if not files:
+        return None
+    try:
+        return read_task(next(iter(files.values())), task)
+    except ValueError as exc:
+        raise SettingsError(next(iter(files.values())), "", f"training data unreadable ({exc})",
+                            "write it again with grader make-data")
+
+
+def check_settings(settings: Settings, tasks: set[str]) -> None:
+    """Everything a run needs, checked before the first notebook: one line naming the fix if not."""
+    for task in sorted(tasks - {"H3P1"}):
+        training_set(settings, task)
+    if settings.kernel_python is not None:
+        from .sandbox import kernel_python_problem
+
+        problem = kernel_python_problem(Path(settings.kernel_python))
+        if problem:
+            raise SettingsError(settings.kernel_python, "--kernel-python", problem,
+                                "pass an interpreter that has ipykernel and the course environment installed")
 
 
 def fingerprint(sub: Submission, settings: Settings, overrides: dict) -> str:
@@ -79,14 +121,14 @@ def fingerprint(sub: Submission, settings: Settings, overrides: dict) -> str:
         digest.update(str(path.name).encode())
         digest.update(path.read_bytes())
     digest.update(repr((settings.timeout, settings.cell_timeout, settings.memory_gib,
-                        settings.require_sandbox)).encode())
+                        settings.require_sandbox, str(settings.kernel_python or ""))).encode())
     return digest.hexdigest()
 
 
 def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings):
     """One notebook through execute -> extract -> check."""
     checks = CHECKERS[task]
-    request = checks.request(rubric, hidden)
+    request = checks.request(rubric, hidden, training_set(settings, task))
     limits = Limits(cell_seconds=settings.cell_timeout, notebook_seconds=settings.timeout,
                     memory_bytes=int(settings.memory_gib * 2**30), require_sandbox=settings.require_sandbox)
     run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_sources), limits,
@@ -132,26 +174,30 @@ def _task_points(findings: list[Finding], rubric: Rubric, task: str, level: str)
 
 
 def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
-    """A grader bug is this student's problem only: every item 'error', said plainly."""
+    """A grader bug is this student's problem only: every item 'error', said plainly, on the
+    attention list, and never taken as current by the next run."""
     message = f"not graded: the grader failed on this submission ({error}); please tell the instructor"
     findings: dict[str, list[Finding]] = {}
     for qid, spec in rubric.questions.items():
         findings.setdefault(score.source_of(qid, spec), []).extend(Finding(i, "error", 0.0, message) for i in spec.items)
-    return score.score_student(sub, rubric, findings, {}, notes=[message])
+    return score.score_student(sub, rubric, findings, {}, notes=[message],
+                               attention=[f"grader error: {error} (graded again on the next run)"], grader_error=True)
 
 
-def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, fp: str) -> str:
-    """Grade and write one student's reports; returns a run-log line. Never raises."""
+def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, fp: str) -> StudentLog:
+    """Grade and write one student's reports. Never raises."""
     started = time.monotonic()
+    trace = ""
     try:
         result = grade_student(sub, rubric, settings, hidden, overrides)
         line = f"{sub.student}: {result.total:g}/{result.max_total:g}"
     except Exception as exc:  # our bug, not the class's problem
         detail = "".join(traceback.format_exception_only(exc)).strip()
         result = failed_result(sub, rubric, detail)
-        line = f"{sub.student}: grader error ({detail}); traceback:\n{traceback.format_exc()}"
-    report.write_student(result, Path(settings.out), fp)
-    return f"{line} ({time.monotonic() - started:.1f} s)"
+        line = f"{sub.student}: grader error ({detail})"
+        trace = traceback.format_exc()
+    report.write_student(result, Path(settings.out), "" if result.grader_error else fp)
+    return StudentLog(sub.student, f"{line} ({time.monotonic() - started:.1f} s)", trace)
 
 
 def grade_class(settings: Settings, fresh: bool = False,
@@ -162,10 +208,12 @@ def grade_class(settings: Settings, fresh: bool = False,
     overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
     overrides = score.load_overrides(overrides_path, rubric)
     everyone = discover.find_submissions(Path(settings.submissions), settings.default_level)
-    subs = discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students) \
-        if settings.students else everyone
+    subs = [s for s in everyone if s.student in settings.students] if settings.students else everyone
+    if settings.students:
+        discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students)
     part2_tasks = {t for s in subs for t in s.notebooks if t != "H3P1"}
     hidden = load_hidden(settings, part2_tasks) if part2_tasks else {}
+    check_settings(settings, part2_tasks)
     outcome = ClassRun()
     bwrap, why_not = bwrap_status()
     if bwrap is None:
@@ -183,9 +231,16 @@ def grade_class(settings: Settings, fresh: bool = False,
             todo.append((sub, fp))
     if outcome.skipped:
         progress(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
-    for line in _grade_all(todo, settings, rubric, hidden, overrides):
-        progress(line)
-        outcome.log.append(line.split("; traceback:")[0])
+    traces = []
+    for entry in _grade_all(todo, settings, rubric, hidden, overrides):
+        progress(entry.line)
+        outcome.log.append(entry.line)
+        if entry.traceback:
+            outcome.errors.append(entry.student)
+            traces.append(f"{entry.line}\n{entry.traceback}")
+    if traces:
+        report.write_errors(Path(settings.out), traces)
+        progress(f"the grader failed on {len(traces)} student(s): see {Path(settings.out) / report.ERRORS_LOG}")
     outcome.graded = [s.student for s, _ in todo]
     # The gradebook covers the whole class, also students graded by earlier (--student) runs.
     results = report.read_results(Path(settings.out), [s.student for s in everyone])
@@ -206,6 +261,6 @@ def _grade_all(todo, settings, rubric, hidden, overrides):
                 yield future.result()
             except Exception as exc:  # a worker died: grade that student here instead
                 sub = futures[future]
-                fp = fingerprint(sub, settings, overrides)
-                yield f"{sub.student}: worker failed ({type(exc).__name__}); graded again in the main process: " \
-                      + grade_one(sub, settings, rubric, hidden, overrides, fp)
+                again = grade_one(sub, settings, rubric, hidden, overrides, fingerprint(sub, settings, overrides))
+                yield replace(again, line=f"{sub.student}: worker failed ({type(exc).__name__}); graded again "
+                                          f"in the main process: {again.line}")

@@ -8,7 +8,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import GraderError
-from .model import QUESTION_IDS, Finding, ItemScore, QuestionScore, StudentResult, Submission
+from . import integrity
+from .model import QUESTION_IDS, TASKS, Finding, ItemScore, NotebookRun, QuestionScore, StudentResult, Submission
 from .rubric import Rubric
 
 
@@ -77,10 +78,16 @@ def points_of(findings: list[Finding], rubric: Rubric, question: str, level: str
     return sum(f.fraction * items[f.item].of(level) for f in findings if f.item in items)
 
 
+def rounded(points: float) -> float:
+    """Points as every report, the gradebook and the terminal show them: rounded once, here, so the
+    columns of grades.csv add up to the total."""
+    return round(points, 2) + 0.0
+
+
 def _item_score(question, item, max_points, finding, override, absent) -> ItemScore:
     if finding is None:
         finding = Finding(item, "missing", 0.0, absent)
-    points = round(max(0.0, min(1.0, finding.fraction)) * max_points, 4)
+    points = rounded(max(0.0, min(1.0, finding.fraction)) * max_points)
     if override is not None:
         note = f"instructor: {override.comment} (checker gave {points:g})"
         return ItemScore(question, item, min(override.points, max_points), max_points, "pass"
@@ -90,7 +97,7 @@ def _item_score(question, item, max_points, finding, override, absent) -> ItemSc
 
 def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Finding]],
                   absent: dict[str, str], overrides: dict[str, dict] | None = None,
-                  runs=(), notes=()) -> StudentResult:
+                  runs=(), notes=(), attention=(), grader_error: bool = False) -> StudentResult:
     """findings: source -> findings, where source is a question's task (or 'bonus_frameworks')."""
     mine = (overrides or {}).get(sub.student, {})
     questions = []
@@ -103,9 +110,42 @@ def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Find
         why = absent.get(source, f"not graded: no {spec.task} notebook was handed in")
         items = tuple(_item_score(qid, item, pts.of(sub.level), by_item.get(item), mine.get(f"{qid}.{item}"), why)
                       for item, pts in spec.items.items())
-        questions.append(QuestionScore(qid, round(sum(i.points for i in items), 4), spec.points.of(sub.level),
+        questions.append(QuestionScore(qid, rounded(sum(i.points for i in items)), spec.points.of(sub.level),
                                        sub.level in spec.bonus_for, items))
-    total = round(sum(q.points for q in questions), 4)
+    total = rounded(sum(q.points for q in questions))
     needs_review = any(i.status == "review" and not i.override for q in questions for i in q.items)
     return StudentResult(sub.student, sub.level, tuple(questions), total, rubric.max_total.of(sub.level),
-                         needs_review, tuple(runs), sub.ignored, tuple(sub.notes) + tuple(notes))
+                         needs_review, tuple(runs), sub.ignored, tuple(sub.notes) + tuple(notes),
+                         attention_of(sub, runs) + tuple(attention), grader_error)
+
+
+def attention_of(sub: Submission, runs) -> tuple[str, ...]:
+    """What an instructor must look at, from the submission and its runs (never from message text)."""
+    if sub.folder is None:
+        return ("no submission folder",)
+    lines = list(sub.attention)
+    lines += [f"no {task} notebook was handed in" for task in TASKS if not sub.notebooks.get(task)]
+    for run in runs:
+        lines += _run_attention(run)
+    return tuple(lines)
+
+
+def _run_attention(run: NotebookRun) -> list[str]:
+    name = run.path.name
+    lines = []
+    if run.status != "ok":
+        lines.append(f"{name}: {run.status.replace('_', ' ')}: {run.reason}")
+    elif run.payload is None:
+        lines.append(f"{name}: the answers could not be read: {run.reason}")
+    if run.rerun:
+        lines.append(f"{name}: {run.rerun}")
+    for failure in run.failures:
+        if failure.cause:
+            lines.append(f"{name}: cell {failure.index + 1}: {failure.hint}")
+    held = [t for t in run.tampering if integrity.holds_points(t)]
+    noted = [t for t in run.tampering if not integrity.holds_points(t)]
+    if held:
+        lines.append(f"{name}: signs of tampering, points held until you look: " + "; ".join(held))
+    if noted:
+        lines.append(f"{name}: to look at: " + "; ".join(noted))
+    return lines

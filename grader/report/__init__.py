@@ -1,4 +1,5 @@
-"""The only code that writes files: per-student report.md/report.json, grades.csv, summary.md.
+"""The only code that writes files: per-student report.md/report.json, grades.csv, summary.md,
+and the grader's own tracebacks (grader-errors.log).
 
 Each file is written atomically (temp file + rename), so a run killed at any moment leaves either
 the old file or the new one, never half of one.
@@ -44,6 +45,14 @@ def read_results(out: Path, students: list[str]) -> list[dict]:
         if data is not None:
             found.append(data)
     return found
+
+
+ERRORS_LOG = "grader-errors.log"
+
+
+def write_errors(out: Path, traces: list[str]) -> None:
+    """The grader's own tracebacks, for whoever maintains it (the terminal gets one line each)."""
+    write_atomic(out / ERRORS_LOG, "\n\n".join(traces) + "\n")
 
 
 def write_class(out: Path, results: list[dict], run_log: list[str]) -> None:

@@ -19,6 +19,7 @@ def to_dict(result: StudentResult, fingerprint: str) -> dict:
         "total": result.total,
         "max_total": result.max_total,
         "needs_review": result.needs_review,
+        "attention": list(result.attention),
         "questions": [
             {"id": q.id, "points": q.points, "max_points": q.max_points, "bonus": q.bonus,
              "items": [{"id": i.item, "points": i.points, "max_points": i.max_points, "status": i.status,
@@ -29,6 +30,7 @@ def to_dict(result: StudentResult, fingerprint: str) -> dict:
         "notebooks": [
             {"path": run.path.name, "task": run.task, "status": run.status, "reason": run.reason,
              "seconds": run.seconds, "sandbox": run.sandbox, "notes": list(run.notes),
+             "rerun": run.rerun, "tampering": list(run.tampering),
              "failures": [asdict(f) for f in run.failures]}
             for run in result.runs
         ],

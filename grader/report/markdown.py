@@ -16,6 +16,8 @@ def render(result: StudentResult) -> str:
     bonus = " (bonus on top)" if any(q.bonus for q in result.questions) else ""
     lines = [f"# HW3 report: {result.student} ({result.level})", "",
              f"**Total: {fmt(result.total)} / {fmt(result.max_total)}**{bonus}", ""]
+    if result.attention:
+        lines += ["An instructor will look at this submission:", ""] + [f"- {_cell(a)}" for a in result.attention] + [""]
     if result.needs_review:
         lines += ["Some free-text answers have provisional points: an instructor will review them.", ""]
     for note in result.notes:
@@ -36,12 +38,16 @@ def render(result: StudentResult) -> str:
         lines += ["## Notebooks", ""]
         for run in result.runs:
             took = f", {run.seconds:.1f} s" if run.seconds else ""
-            lines.append(f"- `{run.path.name}` ({run.task}): {run.status}{took}"
+            failed = sorted({f.index + 1 for f in run.failures})
+            status = run.status + (f", {len(failed)} cell(s) failed (cell {', '.join(map(str, failed))})" if failed else "")
+            lines.append(f"- `{run.path.name}` ({run.task}): {status}{took}"
                          + (f": {run.reason}" if run.reason else "")
                          + (f" [sandbox: {run.sandbox}]" if run.sandbox else ""))
             lines += [f"  - note: {note}" for note in run.notes]
+            lines += [f"  - {run.rerun}"] if run.rerun else []
             for f in run.failures:
                 lines += [f"  - cell {f.index + 1} failed ({f.kind}): {f.ename}: {f.evalue}"]
+                lines += [f"    {f.hint}"] if f.hint else []
                 if f.traceback:
                     lines += ["", "    ```", *("    " + row for row in f.traceback.splitlines()), "    ```", ""]
         lines.append("")

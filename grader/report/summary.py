@@ -16,18 +16,22 @@ def render(results: list[dict], run_log: list[str]) -> str:
         if not got:
             continue
         pts = [q["points"] for q in got]
-        lines.append(f"| {qid} | {fmt(statistics.mean(pts))} | {fmt(min(pts))} | {fmt(statistics.median(pts))} "
+        lines.append(f"| {qid} | {fmt(round(statistics.mean(pts), 2))} | {fmt(min(pts))} | {fmt(round(statistics.median(pts), 2))} "
                      f"| {fmt(max(pts))} | {fmt(max(q['max_points'] for q in got))} |")
     totals = [r["total"] for r in results]
     if totals:
-        lines += ["", f"Totals: mean {fmt(statistics.mean(totals))}, min {fmt(min(totals))}, "
+        lines += ["", f"Totals: mean {fmt(round(statistics.mean(totals), 2))}, min {fmt(min(totals))}, "
                       f"max {fmt(max(totals))}.", "", "| total | students |", "|---|---|"]
         for low in range(0, 110, 10):
             count = sum(1 for t in totals if low <= t < low + 10 or (low == 100 and t >= 100))
             if low <= 100:
                 lines.append(f"| {low}{'+' if low == 100 else f'-{low + 9}'} | {count} |")
+    lines += ["", "## Needs attention", "",
+              "A crash, a limit, a missing notebook or package, signs of tampering, a grader error:", ""]
+    lines += [f"- {r['student']}: " + "; ".join(r["attention"])
+              for r in sorted(results, key=lambda r: r["student"]) if r.get("attention")] or ["Nobody."]
     review = sorted(r["student"] for r in results if r["needs_review"])
-    lines += ["", "## Needs review", ""]
+    lines += ["", "## Needs review", "", "Provisional points (free text and the like) to confirm:", ""]
     lines += [f"- {s}: {', '.join(i['id'] for q in r['questions'] for i in q['items'] if i['status'] == 'review')}"
               for s in review for r in results if r["student"] == s] or ["Nobody."]
     if run_log:
