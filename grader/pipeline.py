@@ -130,7 +130,8 @@ def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, se
     checks = CHECKERS[task]
     request = checks.request(rubric, hidden, training_set(settings, task))
     limits = Limits(cell_seconds=settings.cell_timeout, notebook_seconds=settings.timeout,
-                    memory_bytes=int(settings.memory_gib * 2**30), require_sandbox=settings.require_sandbox)
+                    memory_bytes=int(settings.memory_gib * 2**30), require_sandbox=settings.require_sandbox,
+                    python=str(settings.kernel_python or ""))
     run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_sources), limits,
                                training_files(settings, task))
     answers = extract.read_answers(run, request)

@@ -137,6 +137,8 @@ class Limits:
     """False runs the kernel without bubblewrap (measurements only; the run says "reduced")."""
     require_sandbox: bool = False
     """Refuse to run (status not_run) when the full sandbox is unavailable."""
+    python: str = ""
+    """Interpreter the kernel runs (--kernel-python); "" is the grader's own."""
 
 
 def describe(n: float) -> str:
@@ -181,14 +183,37 @@ ETC = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
        "fonts", "mime.types", "os-release", "debian_version", "locale.alias", "locale.gen")
 
 
-def python_roots() -> list[str]:
-    """Folders holding the interpreter and its packages (the venv and the real installation)."""
-    roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                           sys.base_exec_prefix)}
-    roots.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+@functools.lru_cache(maxsize=8)
+def _prefixes_of(python: str) -> tuple[str, ...]:
+    """sys.prefix and friends of another interpreter (asked once: it is a subprocess)."""
+    code = "import sys; print('\\n'.join((sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)))"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    return tuple(line for line in done.stdout.splitlines() if line)
+
+
+def python_roots(python: str = "") -> list[str]:
+    """Folders holding the kernel's interpreter and its packages (the venv and the real installation)."""
+    if python:
+        roots = {os.path.realpath(p) for p in _prefixes_of(python)}
+    else:
+        roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    roots.add(os.path.dirname(os.path.dirname(os.path.realpath(python or sys.executable))))
     # A root inside another is bound with it; "/usr" is bound anyway.
     keep = sorted(r for r in roots if r not in ("/", "/usr") and not r.startswith("/usr/"))
     return [r for r in keep if not any(r != o and r.startswith(o + os.sep) for o in keep)]
+
+
+def kernel_python_problem(python: Path) -> str:
+    """"" when `python` can run a graded kernel, else what is wrong with it (checked before a run)."""
+    try:
+        done = subprocess.run([str(python), "-c", "import ipykernel, numpy"], capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot be run ({type(exc).__name__}: {exc})"
+    if done.returncode != 0:
+        last = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        return f"cannot start a kernel ({last[0][:200]})"
+    return ""
 
 
 def bwrap_args(scratch: Path, limits: Limits, bwrap: str = "bwrap") -> list[str]:
@@ -213,7 +238,7 @@ def bwrap_args(scratch: Path, limits: Limits, bwrap: str = "bwrap") -> list[str]
              "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
              "--size", size, "--tmpfs", "/tmp"]
     # After the /tmp tmpfs, or it would hide an interpreter or venv that lives under /tmp.
-    for root in python_roots():
+    for root in python_roots(limits.python):
         args += ["--ro-bind", root, root]
     args += ["--bind", str(scratch), str(scratch),
              "--chdir", str(scratch / "work"),
@@ -334,9 +359,10 @@ class _GraderKernelManager(AsyncKernelManager):
     """
 
     prefix: list[str] = []
+    python: str = ""
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return [*self.prefix, sys.executable, "-P", "-s", "-m", "ipykernel_launcher", "-f",
+        return [*self.prefix, self.python or sys.executable, "-P", "-s", "-m", "ipykernel_launcher", "-f",
                 os.path.realpath(self.connection_file), *(extra_arguments or [])]
 
     @property
@@ -369,6 +395,7 @@ def prepare_kernel(scratch: Path, limits: Limits) -> Kernel:
     conn.mkdir(exist_ok=True)
     km = _GraderKernelManager(kernel_name="python3", transport="ipc", ip=str(conn / "k"))
     km.connection_file = str(conn / "kernel.json")
+    km.python = limits.python
     notes = []
     if limits.confine:
         bwrap, why = bwrap_status()

@@ -116,7 +116,7 @@ def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Find
     needs_review = any(i.status == "review" and not i.override for q in questions for i in q.items)
     return StudentResult(sub.student, sub.level, tuple(questions), total, rubric.max_total.of(sub.level),
                          needs_review, tuple(runs), sub.ignored, tuple(sub.notes) + tuple(notes),
-                         attention_of(sub, runs) + tuple(attention), grader_error)
+                         tuple(attention) + attention_of(sub, runs), grader_error)
 
 
 def attention_of(sub: Submission, runs) -> tuple[str, ...]:
