@@ -125,11 +125,75 @@ def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
     return nb, "", notes
 
 
+# Import names whose pip package is called differently (what the instructor would add).
+PIP_NAMES = {"sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "skimage": "scikit-image",
+             "yaml": "pyyaml", "bs4": "beautifulsoup4", "Crypto": "pycryptodome", "attr": "attrs",
+             "dateutil": "python-dateutil", "dotenv": "python-dotenv", "google.colab": "google-colab",
+             "tf_keras": "tf-keras", "lightning": "lightning", "pytorch_lightning": "pytorch-lightning"}
+NETWORK_SIGNS = ("Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
+                 "Failed to establish a new connection", "Could not find a version", "No matching distribution",
+                 "urlopen error", "Connection refused", "Max retries exceeded", "getaddrinfo failed",
+                 "URL fetch failure", "Exception: URL fetch failure")
+NETWORK_ENAMES = ("URLError", "gaierror", "ConnectionError", "ConnectionRefusedError", "HTTPError", "Timeout",
+                  "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "SSLError",
+                  "RemoteDisconnected", "timeout")
+GPU_SIGNS = ("Torch not compiled with CUDA enabled", "Found no NVIDIA driver", "no CUDA GPUs are available",
+             "CUDA driver initialization failed", "Attempting to deserialize object on a CUDA device",
+             "cuda is not available", "Could not satisfy device specification", "/device:GPU", "/GPU:0",
+             "CUDA error", "NVIDIA driver on your system is too old")
+NO_NETWORK_HINT = ("the grader has no network (pip install and downloads fail); use the packages of the "
+                   "grading environment and the data in data/")
+NO_GPU_HINT = "the grader has no GPU; write device = 'cuda' if torch.cuda.is_available() else 'cpu'"
+PIP_LINE = re.compile(r"^\s*[!%]\s*(pip|pip3|conda)\s+install\b", re.M)
+MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+
+
+def missing_package_hint(module: str) -> str:
+    top = module.split(".")[0]
+    pip = PIP_NAMES.get(module) or PIP_NAMES.get(top) or top.replace("_", "-")
+    return (f"the grading environment has no package '{pip}' (import {top}); "
+            "the instructor can add it to environment/requirements.txt")
+
+
+def failure_cause(ename: str, evalue: str, traceback: str) -> tuple[str, str]:
+    """(cause, hint) when the grading environment explains the failure, else ("", "")."""
+    text = f"{evalue}\n{traceback}"
+    if any(sign.lower() in text.lower() for sign in GPU_SIGNS):
+        return "needs_gpu", NO_GPU_HINT
+    if ename.split(".")[-1] in NETWORK_ENAMES or any(sign in text for sign in NETWORK_SIGNS):
+        return "no_network", NO_NETWORK_HINT
+    if ename.split(".")[-1] in ("ModuleNotFoundError", "ImportError"):
+        found = MISSING_MODULE.search(evalue)
+        if found:
+            return "missing_package", missing_package_hint(found.group(1))
+    return "", ""
+
+
 def _failure_from_error(index: int, content: dict) -> CellFailure:
     ename = _one_line(content.get("ename", "Error"), 200)
     kind = "timeout" if ename == TIMEOUT_ENAME else "error"
-    return CellFailure(index, kind, ename, str(content.get("evalue", ""))[:500],
-                       trim_traceback(list(content.get("traceback", []) or [])[:200]))
+    evalue = str(content.get("evalue", ""))[:500]
+    traceback = trim_traceback(list(content.get("traceback", []) or [])[:200])
+    cause, hint = failure_cause(ename, evalue, traceback) if kind == "error" else ("", "")
+    return CellFailure(index, kind, ename, evalue, traceback, cause, hint)
+
+
+def _stream_text(cell) -> str:
+    return "".join(str(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def pip_failure(index: int, cell) -> CellFailure | None:
+    """A `!pip install` line does not raise when it fails; its output says so. Recorded as a
+    failure with cause no_network so the report explains it (it is not a raising cell)."""
+    if not PIP_LINE.search(str(cell.get("source", ""))):
+        return None
+    out = _stream_text(cell)
+    sign = next((s for s in NETWORK_SIGNS if s in out), None)
+    if sign is None:
+        return None
+    line = next((ln for ln in out.splitlines() if sign in ln), sign)
+    return CellFailure(index, "error", "pip install", _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
+                       "no_network", NO_NETWORK_HINT)
 
 
 def _content_bytes(content: dict) -> int:
@@ -301,6 +365,9 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
                 seen = len(failures)
                 by_notebook = deadline - time.monotonic() < limits.cell_seconds
                 client.execute_cell(cell, index)
+                pip = pip_failure(index, cell) if len(failures) == seen else None
+                if pip is not None:
+                    failures.append(pip)
                 if watchdog.check(disk=True) is not None:
                     raise DeadKernelError("limit")
                 if any(f.kind == "timeout" for f in failures[seen:]) and not _responsive(

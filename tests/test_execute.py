@@ -180,3 +180,46 @@ def test_kernel_is_deterministic_and_single_threaded(tmp_path):
     second = _grade(_write(tmp_path, _nb(cell)))[1].values["answer"].value
     assert first == second
     assert first[3:] == ["1", True]
+
+
+@pytest.mark.parametrize("ename, evalue, tb, cause, hint", [
+    ("ModuleNotFoundError", "No module named 'sklearn'", "", "missing_package",
+     "the grading environment has no package 'scikit-learn' (import sklearn); "
+     "the instructor can add it to environment/requirements.txt"),
+    ("ModuleNotFoundError", "No module named 'cv2.foo'", "", "missing_package",
+     "the grading environment has no package 'opencv-python' (import cv2); "
+     "the instructor can add it to environment/requirements.txt"),
+    ("ImportError", "No module named 'lightgbm'", "", "missing_package",
+     "the grading environment has no package 'lightgbm' (import lightgbm); "
+     "the instructor can add it to environment/requirements.txt"),
+    ("URLError", "<urlopen error [Errno -3] Temporary failure in name resolution>", "", "no_network",
+     execute.NO_NETWORK_HINT),
+    ("gaierror", "[Errno -3] Temporary failure in name resolution", "", "no_network", execute.NO_NETWORK_HINT),
+    ("Exception", "URL fetch failure on https://storage.googleapis.com/mnist.npz", "", "no_network",
+     execute.NO_NETWORK_HINT),
+    ("AssertionError", "Torch not compiled with CUDA enabled", "", "needs_gpu", execute.NO_GPU_HINT),
+    ("RuntimeError", "Found no NVIDIA driver on your system.", "", "needs_gpu", execute.NO_GPU_HINT),
+    ("ValueError", "shapes (3,) and (4,) not aligned", "", "", ""),
+    ("ImportError", "cannot import name 'foo' from 'numpy'", "", "", ""),
+], ids=["sklearn", "cv2-submodule", "unknown-package", "urlerror", "gaierror", "keras-download", "cuda",
+        "nvidia", "plain-error", "import-name"])
+def test_failure_cause(ename, evalue, tb, cause, hint):
+    assert execute.failure_cause(ename, evalue, tb) == (cause, hint)
+
+
+def test_failed_pip_install_is_recorded_as_no_network():
+    cell = nbformat.v4.new_code_cell("!pip install lightgbm")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+        "WARNING: Retrying ... Failed to establish a new connection: [Errno -3] Temporary failure\n"
+        "ERROR: Could not find a version that satisfies the requirement lightgbm\n"))]
+    failure = execute.pip_failure(4, cell)
+    assert (failure.index, failure.number, failure.kind, failure.ename, failure.cause) == (
+        4, 5, "error", "pip install", "no_network")
+    assert failure.evalue == ("WARNING: Retrying ... Failed to establish a new connection: "
+                              "[Errno -3] Temporary failure")
+
+
+def test_successful_pip_install_is_no_failure():
+    cell = nbformat.v4.new_code_cell("%pip install numpy")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Requirement already satisfied: numpy\n")]
+    assert execute.pip_failure(0, cell) is None
