@@ -1,5 +1,7 @@
 """Roster + folders -> submissions; roster problems name the line and the fix."""
 
+from pathlib import Path
+
 import pytest
 
 from grader.discover import find_submissions
@@ -70,3 +72,72 @@ def test_only_selected_students(tmp_path):
     assert [s.student for s in find_submissions(root, only=("bo",))] == ["bo"]
     with pytest.raises(SettingsError, match="no student zed"):
         find_submissions(root, only=("zed",))
+
+
+def _one(tmp_path, *names, extra=()):
+    (tmp_path / "roster.csv").write_text("student,level\nann,undergrad\n")
+    for name in names:
+        path = tmp_path / "ann" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    return find_submissions(tmp_path)[0]
+
+
+@pytest.mark.parametrize("name", ["H3P1 (1).ipynb", "H3P1-Copy1.ipynb", "h3p1_final.ipynb", "H3P1 .ipynb",
+                                  "hw3p1.ipynb", "H3P1_v2.ipynb"])
+def test_saved_name_variants_are_accepted_as_h3p1_with_a_note(tmp_path, name):
+    sub = _one(tmp_path, name)
+    assert [p.name for p in sub.notebooks["H3P1"]] == [name]
+    assert sub.notes == (f"{name} accepted as H3P1 (the contract's name is H3P1.ipynb)",)
+    assert sub.attention == ()
+
+
+def test_exact_name_wins_over_a_variant(tmp_path):
+    sub = _one(tmp_path, "H3P1.ipynb", "H3P1 (1).ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert sub.ignored == ("H3P1 (1).ipynb",)
+
+
+def test_several_variants_are_all_graded_and_need_attention(tmp_path):
+    sub = _one(tmp_path, "H3P1 (1).ipynb", "H3P1-Copy1.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1 (1).ipynb", "H3P1-Copy1.ipynb"]
+    assert sub.attention == ("several notebooks for H3P1 (H3P1 (1).ipynb, H3P1-Copy1.ipynb): each was graded "
+                             "and the better one scored; check which one the student meant",)
+
+
+def test_unrecognised_notebook_where_a_task_is_missing_needs_attention(tmp_path):
+    sub = _one(tmp_path, "H3P1.ipynb", "H3P2T1_torch.ipynb", "regression.ipynb")
+    assert "H3P2T2" not in sub.notebooks
+    assert sub.ignored == ("regression.ipynb",)
+    assert sub.attention == ("no notebook for H3P2T2, but unrecognised notebook(s) regression.ipynb: "
+                             "check whether one of them is the missing task",)
+
+
+def test_notebooks_in_one_subfolder_are_read_with_a_note(tmp_path):
+    sub = _one(tmp_path, "submission/H3P1.ipynb", "submission/H3P2T1_torch.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert [p.name for p in sub.notebooks["H3P2T1"]] == ["H3P2T1_torch.ipynb"]
+    assert sub.notes == ("the notebooks were read from the subfolder submission/",)
+
+
+def test_symbolic_links_are_never_followed(tmp_path):
+    (tmp_path / "roster.csv").write_text("student,level\nann,undergrad\nbo,undergrad\neve,undergrad\nmal,grad\n")
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "H3P1.ipynb").write_text("{}")
+    (tmp_path / "eve").mkdir()
+    (tmp_path / "eve" / "H3P1.ipynb").symlink_to(tmp_path / "ann" / "H3P1.ipynb")
+    (tmp_path / "eve" / "part2").symlink_to(tmp_path / "ann", target_is_directory=True)
+    (tmp_path / "bo").symlink_to(tmp_path / "ann", target_is_directory=True)
+    (tmp_path / "mal").mkdir()
+    (tmp_path / "mal" / "H3P2T2_torch.ipynb").symlink_to(Path(__file__).parents[1] / "reference" / "H3P2T2_torch.ipynb")
+    subs = {s.student: s for s in find_submissions(tmp_path)}
+    eve, bo, mal = subs["eve"], subs["bo"], subs["mal"]
+    assert eve.notebooks == {} and mal.notebooks == {} and bo.notebooks == {} and bo.folder is None
+    link = f"a symbolic link (to {tmp_path / 'ann' / 'H3P1.ipynb'}): links are not followed; hand in the file itself"
+    assert eve.ignored == (f"H3P1.ipynb ({link})",
+                           f"part2 (a symbolic link (to {tmp_path / 'ann'}): links are not followed; "
+                           "hand in the file itself)")
+    assert eve.attention[0] == f"H3P1.ipynb is {link}"
+    assert len(eve.attention) == 2 and len(mal.attention) == 1
+    assert bo.attention == (f"the student folder bo is a symbolic link (to {tmp_path / 'ann'}): links are not "
+                            "followed; hand in the file itself",)
