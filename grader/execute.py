@@ -13,17 +13,21 @@ that cell completed; otherwise it is None and every answer is "not graded: <reas
 
 from __future__ import annotations
 
+import ast
+import errno
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty
 from typing import Any, Callable
@@ -43,6 +47,9 @@ from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMEOUT_ENAME = "CellTimeoutError"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+"""Limit on the notebook without its saved outputs (what will run)."""
+MAX_RAW_BYTES = 512 * 1024 * 1024
+"""Hard cap on the file as handed in (saved outputs included)."""
 CELL_TYPES = ("code", "markdown", "raw")
 
 
@@ -71,14 +78,9 @@ def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
     nbformat 3 is upgraded (with a note); cells of unknown type are dropped (with a note).
     """
     fix = "open it in Jupyter and save it again (File > Save)"
-    try:
-        size = path.stat().st_size
-        if size > MAX_NOTEBOOK_BYTES:
-            return None, (f"the file is {size / 2**20:.0f} MiB (limit {MAX_NOTEBOOK_BYTES // 2**20} MiB); "
-                          "clear the outputs (Kernel > Restart & Clear Output), save and hand it in again"), []
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, f"the file cannot be read ({_one_line(exc.strerror or exc)}); hand it in again", []
+    raw, problem = read_bytes(path)
+    if raw is None:
+        return None, problem, []
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -122,7 +124,35 @@ def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
     nb.cells = kept
     if not nb.cells:
         return None, "the notebook has no cells; hand in the notebook that holds your work", []
+    # Saved outputs were dropped above; the limit is on what will run (old plots cost nothing).
+    size = len(nbformat.writes(nb).encode("utf-8"))
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, (f"the notebook's cells are {describe(size)} without their outputs (limit "
+                      f"{describe(MAX_NOTEBOOK_BYTES)}); remove the data pasted into cells and hand it in again"), []
     return nb, "", notes
+
+
+def read_bytes(path: Path) -> tuple[bytes | None, str]:
+    """(content, "") of a regular file, or (None, why). A symbolic link is refused at open time
+    (O_NOFOLLOW), so a link swapped in after discovery is not read either."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "the file is a symbolic link: links are not followed; hand in the file itself"
+        return None, f"the file cannot be read ({_one_line(exc.strerror or exc)}); hand it in again"
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file; hand in the notebook file itself"
+        if info.st_size > MAX_RAW_BYTES:
+            return None, (f"the file is {describe(info.st_size)} (limit {describe(MAX_RAW_BYTES)} even "
+                          "with outputs); clear the outputs (Kernel > Restart & Clear Output), save and hand it in "
+                          "again")
+        raw = handle.read(MAX_RAW_BYTES + 1)
+    if len(raw) > MAX_RAW_BYTES:
+        return None, f"the file is over {describe(MAX_RAW_BYTES)}; clear the outputs, save and hand it in again"
+    return raw, ""
 
 
 # Import names whose pip package is called differently (what the instructor would add).
@@ -167,6 +197,49 @@ def failure_cause(ename: str, evalue: str, traceback: str) -> tuple[str, str]:
         if found:
             return "missing_package", missing_package_hint(found.group(1))
     return "", ""
+
+
+MAGIC_LINE = re.compile(r"^(\s*)[%!].*$", re.M)
+
+
+def assigned_in(nb) -> dict[str, int]:
+    """Name -> 0-based index of the last code cell that assigns, defines or imports it (what a
+    message about a missing name points to). Cells that are not valid Python are skipped."""
+    found: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(MAGIC_LINE.sub(r"\1pass", str(cell.get("source", ""))))
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        for node in tree.body:
+            for name in _bound_names(node):
+                found[name] = index
+    return found
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    """Names a top-level statement binds in the notebook's namespace."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        targets = [node.target]
+    elif isinstance(node, (ast.With, ast.AsyncWith)):
+        targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+    names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    if isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+        for child in [*getattr(node, "body", []), *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                      *[s for h in getattr(node, "handlers", []) for s in h.body]]:
+            names += _bound_names(child)
+    return names
 
 
 def _failure_from_error(index: int, content: dict) -> CellFailure:
@@ -281,7 +354,9 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
         scratch = Path(tmp)
         work = scratch / "work"
         (work / "data").mkdir(parents=True)
-        shutil.copyfile(path, work / path.name)
+        # The copy is written from what was read (outputs dropped), never copied from the path again:
+        # a link swapped in after reading is not followed.
+        (work / path.name).write_text(nbformat.writes(nb), encoding="utf-8")
         for name, src in (data_files or {}).items():
             shutil.copyfile(src, work / "data" / name)
         kernel = prepare_kernel(scratch, limits)
@@ -289,7 +364,8 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
             if limits.require_sandbox and not kernel.full:
                 return _run(path, task, "not_run", sandbox=kernel.sandbox, notes=notes,
                             reason=f"not run: the full sandbox is required but {kernel.sandbox}")
-            return _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes)
+            run = _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes)
+            return replace(run, assigned_in=assigned_in(nb))
         finally:
             kernel.close()
 

@@ -46,7 +46,41 @@ def test_read_notebook_too_large(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "MAX_NOTEBOOK_BYTES", 100)
     nb, problem = execute.read_notebook(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
     assert nb is None
-    assert "clear the outputs" in problem
+    assert problem.startswith("the notebook's cells are ")
+    assert problem.endswith(" without their outputs (limit 100 bytes); remove the data pasted into cells and "
+                            "hand it in again")
+
+
+def test_saved_outputs_do_not_count_against_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "MAX_NOTEBOOK_BYTES", 2000)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "A" * 100_000})]
+    read, problem = execute.read_notebook(_write(tmp_path, nbformat.writes(nb)))
+    assert problem == "" and read.cells[0].outputs == []
+
+
+def test_raw_file_has_a_hard_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "MAX_RAW_BYTES", 100)
+    nb, problem = execute.read_notebook(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
+    assert nb is None and "(limit 100 bytes even with outputs); clear the outputs" in problem
+
+
+def test_a_symbolic_link_is_not_read(tmp_path):
+    target = _write(tmp_path, _nb("x = 1"), "other.ipynb")
+    (tmp_path / "H3P1.ipynb").symlink_to(target)
+    nb, problem = execute.read_notebook(tmp_path / "H3P1.ipynb")
+    assert nb is None
+    assert problem == "the file is a symbolic link: links are not followed; hand in the file itself"
+
+
+def test_assigned_in_points_to_the_last_defining_cell():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Q3"),
+        nbformat.v4.new_code_cell("import numpy as np\n%matplotlib inline\nnet1 = None"),
+        nbformat.v4.new_code_cell("def f_nonneg(z):\n    return z\nif True:\n    net1, (a, b) = 1, (2, 3)"),
+        nbformat.v4.new_code_cell("this is not python"),
+    ])
+    assert execute.assigned_in(nb) == {"np": 1, "net1": 2, "f_nonneg": 2, "a": 2, "b": 2}
 
 
 def test_read_notebook_missing_file(tmp_path):
