@@ -242,11 +242,23 @@ def _bound_names(node: ast.stmt) -> list[str]:
     return names
 
 
-def _failure_from_error(index: int, content: dict) -> CellFailure:
+IPYTHON_CELL = re.compile(r"Cell In\[(\d+)\]")
+
+
+def number_cells(traceback: str, cells_by_count: dict[int, int]) -> str:
+    """IPython names a cell by its execution count (`Cell In[3], line 2`); the report names it by
+    its place in the notebook (`cell 7, line 2`), the one numbering a student sees in Jupyter."""
+    def cell(match: re.Match) -> str:
+        index = cells_by_count.get(int(match.group(1)))
+        return match.group(0) if index is None else f"cell {index + 1}"
+    return IPYTHON_CELL.sub(cell, traceback)
+
+
+def _failure_from_error(index: int, content: dict, cells_by_count: dict[int, int] | None = None) -> CellFailure:
     ename = _one_line(content.get("ename", "Error"), 200)
     kind = "timeout" if ename == TIMEOUT_ENAME else "error"
     evalue = str(content.get("evalue", ""))[:500]
-    traceback = trim_traceback(list(content.get("traceback", []) or [])[:200])
+    traceback = number_cells(trim_traceback(list(content.get("traceback", []) or [])[:200]), cells_by_count or {})
     cause, hint = failure_cause(ename, evalue, traceback) if kind == "error" else ("", "")
     return CellFailure(index, kind, ename, evalue, traceback, cause, hint)
 
@@ -404,8 +416,13 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
         # The per-cell limit, never past the notebook's deadline.
         return max(1, int(min(limits.cell_seconds, deadline - time.monotonic()) + 0.999))
 
+    cells_by_count: dict[int, int] = {}
+
     def on_error(cell, cell_index, execute_reply):
-        failures.append(_failure_from_error(cell_index, execute_reply["content"]))
+        count = execute_reply["content"].get("execution_count")
+        if type(count) is int:
+            cells_by_count[count] = cell_index
+        failures.append(_failure_from_error(cell_index, execute_reply["content"], cells_by_count))
 
     client = _GuardedClient(
         nb, km=kernel.km, timeout_func=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
@@ -441,6 +458,8 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
                 seen = len(failures)
                 by_notebook = deadline - time.monotonic() < limits.cell_seconds
                 client.execute_cell(cell, index)
+                if type(cell.get("execution_count")) is int:
+                    cells_by_count[cell["execution_count"]] = index
                 pip = pip_failure(index, cell) if len(failures) == seen else None
                 if pip is not None:
                     failures.append(pip)

@@ -257,3 +257,35 @@ def test_successful_pip_install_is_no_failure():
     cell = nbformat.v4.new_code_cell("%pip install numpy")
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Requirement already satisfied: numpy\n")]
     assert execute.pip_failure(0, cell) is None
+
+
+def test_missing_name_says_which_failing_cell_defines_it():
+    from grader.model import CellFailure, NotebookRun
+    run = NotebookRun(Path("H3P1.ipynb"), "H3P1", "ok", payload={"values": {}},
+                      failures=(CellFailure(11, "error", "ValueError", "bad\nshape", "tb"),),
+                      assigned_in={"net1": 11, "net2": 12})
+    answers = extract.read_answers(run, Request(names=("net1", "net2")))
+    assert answers.missing == {"net1": "`net1` is not defined: cell 12, which defines it, failed (ValueError: bad shape)",
+                               "net2": "`net2` is not defined when the notebook has run"}
+
+
+def test_tracebacks_name_cells_by_their_place_in_the_notebook():
+    text = "Cell In[3], line 2\n----> 2 f()\nCell In[1], line 4, in f()\nCell In[9], line 1"
+    assert execute.number_cells(text, {1: 2, 3: 6}) == (
+        "cell 7, line 2\n----> 2 f()\ncell 3, line 4, in f()\nCell In[9], line 1")
+
+
+@pytest.mark.slow
+def test_failures_are_numbered_as_in_jupyter_and_classified(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Part 1"),
+        nbformat.v4.new_code_cell("def f():\n    raise ValueError('boom')"),
+        nbformat.v4.new_markdown_cell("call it"),
+        nbformat.v4.new_code_cell("f()"),
+        nbformat.v4.new_code_cell("import surely_not_installed_pkg"),
+    ])
+    run, _ = _grade(_write(tmp_path, nbformat.writes(nb)))
+    assert [(f.number, f.ename, f.cause) for f in run.failures] == [
+        (4, "ValueError", ""), (5, "ModuleNotFoundError", "missing_package")]
+    assert "cell 4, line 1" in run.failures[0].traceback and "cell 2, line 2, in f()" in run.failures[0].traceback
+    assert "Cell In[" not in run.failures[0].traceback
