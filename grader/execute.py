@@ -75,7 +75,8 @@ def read_notebook(path: Path) -> tuple[Any, str]:
 def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
     """(notebook as nbformat 4, "", notes) or (None, one-line reason naming the fix, []).
 
-    nbformat 3 is upgraded (with a note); cells of unknown type are dropped (with a note).
+    nbformat 3 is upgraded (with a note); cells of unknown type become empty raw cells
+    (with a note), so cell numbers stay those of the notebook as handed in.
     """
     fix = "open it in Jupyter and save it again (File > Save)"
     raw, problem = read_bytes(path)
@@ -107,7 +108,9 @@ def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
             return None, f"not a valid notebook (cell {index + 1} is not a cell); {fix}", []
         if cell.get("cell_type") not in CELL_TYPES:
+            # Kept as an empty raw cell, so every later cell keeps its number in the notebook.
             dropped.append(f"{index + 1} ({_one_line(cell['cell_type'], 30)!r})")
+            kept.append(nbformat.v4.new_raw_cell(""))
             continue
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
