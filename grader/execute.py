@@ -14,6 +14,7 @@ that cell completed; otherwise it is None and every answer is "not graded: <reas
 from __future__ import annotations
 
 import ast
+import copy
 import errno
 import hashlib
 import hmac
@@ -361,10 +362,60 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
 
     Only the copy is visible to the kernel: the original (under submissions/) is never touched.
     on_cell is nbclient's on_cell_executed hook (keyword arguments cell, cell_index, execute_reply).
+    When the kernel died or a limit stopped it in a cell, the notebook is run once more without that
+    cell (see _rerun_without), as a TA reads on past a crash.
     """
     nb, problem, notes = read_notebook_notes(path)
     if nb is None:
         return _run(path, task, "unreadable", reason=problem)
+    pristine = copy.deepcopy(nb)  # nbclient writes outputs into the notebook it runs
+    first = _run_copy(nb, path, task, job, limits, data_files, on_cell, notes)
+    return replace(_rerun_without(first, pristine, job, limits, data_files, on_cell, notes), assigned_in=assigned_in(nb))
+
+
+# A re-run needs at least this much of the notebook's time limit left to be worth starting.
+MIN_RERUN_SECONDS = 5.0
+
+
+def killing_cell(run: NotebookRun) -> int | None:
+    """Index of the student cell that killed the kernel (it died, or a limit stopped it), else None."""
+    if run.status not in ("kernel_died", "limit_exceeded", "timed_out"):
+        return None
+    killed = [f for f in run.failures if f.kind in ("kernel_died", "limit")
+              or (f.kind == "timeout" and "the kernel was stopped" in f.evalue)]
+    return killed[-1].index if killed else None
+
+
+def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_cell, notes) -> NotebookRun:
+    """One re-run in a fresh kernel with the killing cell emptied (numbers stay), within what is left
+    of the notebook's time limit. Its answers are graded; the first run's failures are kept (the
+    killing cell still shows). If it dies again, what it has is kept: no third run."""
+    cell = killing_cell(first)
+    if cell is None:
+        return first
+    what = {"kernel_died": "the kernel died", "limit_exceeded": "a limit stopped the kernel",
+            "timed_out": "the kernel was stopped (time limit)"}[first.status]
+    left = limits.notebook_seconds - first.seconds
+    if left < MIN_RERUN_SECONDS:
+        return replace(first, rerun=f"{what} in cell {cell + 1}; too little of the {limits.notebook_seconds:g} s "
+                                    "limit was left to run the notebook again without it")
+    trimmed = copy.deepcopy(nb)
+    trimmed.cells[cell] = nbformat.v4.new_code_cell("")
+    second = _run_copy(trimmed, first.path, first.task, job, replace(limits, notebook_seconds=left),
+                       data_files, on_cell, notes)
+    seen = {(f.index, f.kind) for f in first.failures}
+    failures = first.failures + tuple(f for f in second.failures if f.index > cell and (f.index, f.kind) not in seen)
+    outcome = ("its answers were graded" if second.payload is not None
+               else f"that run did not give answers either ({second.reason})")
+    # The status stays the first run's: the notebook did not run top to bottom (Part 2's "runs").
+    return replace(second, status=first.status, failures=failures, seconds=round(first.seconds + second.seconds, 3),
+                   reason=first.reason,
+                   tampering=first.tampering + tuple(t for t in second.tampering if t not in first.tampering),
+                   rerun=(f"{what} in cell {cell + 1}; the notebook was run again without cell {cell + 1} "
+                          f"(in the {left:.0f} s left of its time limit) and {outcome}"))
+
+
+def _run_copy(nb, path: Path, task: str, job: KernelJob, limits: Limits, data_files, on_cell, notes) -> NotebookRun:
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         work = scratch / "work"
@@ -379,8 +430,7 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
             if limits.require_sandbox and not kernel.full:
                 return _run(path, task, "not_run", sandbox=kernel.sandbox, notes=notes,
                             reason=f"not run: the full sandbox is required but {kernel.sandbox}")
-            run = _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes)
-            return replace(run, assigned_in=assigned_in(nb))
+            return _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes)
         finally:
             kernel.close()
 

@@ -191,11 +191,24 @@ def test_cell_timeout_then_later_cells_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_kernel_death_fails_closed(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "answer = 2")))
+def test_kernel_death_reruns_without_the_killing_cell(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "answer = answer + 1")))
     assert run.status == "kernel_died"
+    assert [(f.number, f.kind) for f in run.failures] == [(2, "kernel_died")]
+    assert answers.values["answer"].value == 2
+    assert run.rerun.startswith("the kernel died in cell 2; the notebook was run again without cell 2 (in the ")
+    assert run.rerun.endswith(" s left of its time limit) and its answers were graded")
+
+
+@pytest.mark.slow
+def test_kernel_that_dies_again_fails_closed(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "import os; os._exit(2)")))
+    assert run.status == "kernel_died"
+    assert [(f.number, f.kind) for f in run.failures] == [(2, "kernel_died"), (3, "kernel_died")]
     assert run.payload is None
     assert answers.missing == {"answer": "not graded: the kernel died (its process exited or was killed) in cell 2"}
+    assert run.rerun.endswith("did not give answers either (the kernel died (its process exited or was killed) "
+                              "in cell 3)")
 
 
 @pytest.mark.slow
