@@ -21,7 +21,11 @@ PATTERNS = {
 }
 # What browsers, Jupyter and students add to a name: "H3P1 (1)", "H3P1-Copy1", "h3p1_final", "H3P1 ",
 # "HW3P1_v2". Stripped (repeatedly) before the name is compared with the contract's.
-SUFFIX = re.compile(r"(\s*\(\d+\)|[\s_-]*copy\d*|[\s_-]*final|[\s_-]*v\d+|[\s_-]+submission|\s+)$", re.I)
+SUFFIX = re.compile(r"(\s*\(\d+\)|[\s_-]*copy\d*|[\s_-]*final|[\s_-]*v\d+|[\s_-]+submission|\s+|\.ipynb)$", re.I)
+# Google Drive and Colab save a copy as "Copy of H3P1.ipynb".
+PREFIX = re.compile(r"^(\s*copy of\s+)+", re.I)
+# What a zip made on a Mac adds: a __MACOSX/ folder of "._name" resource forks (not notebooks).
+MAC_JUNK = "__MACOSX"
 VARIANT = {
     "H3P1": re.compile(r"^h(w)?3[\s_-]*p(art)?[\s_-]*1$", re.I),
     "H3P2T1": re.compile(r"^(h(w)?3[\s_-]*p(art)?[\s_-]*2[\s_-]*t(ask)?[\s_-]*1)([\s_-].*)?$", re.I),
@@ -113,18 +117,23 @@ def _task_of(name: str) -> tuple[str | None, bool]:
     stem = name[:-len(".ipynb")]
     while (stripped := SUFFIX.sub("", stem)) != stem:
         stem = stripped
-    stem = stem.strip()
+    stem = PREFIX.sub("", stem).strip()
     return next((t for t, pat in VARIANT.items() if pat.match(stem)), None), False
 
 
 def _base(files: list[PurePosixPath]) -> PurePosixPath:
     """The folder the notebooks are read from: the student folder itself, or the one subfolder that
     holds every notebook when none lies at the top (LMS zips nest alice/submission/H3P1.ipynb)."""
-    notebooks = [f for f in files if f.suffix.lower() == ".ipynb"]
+    notebooks = [f for f in files if f.suffix.lower() == ".ipynb" and not _mac_junk(f)]
     if any(len(f.parts) == 1 for f in notebooks):
         return PurePosixPath()
     parents = {f.parent for f in notebooks}
     return parents.pop() if len(parents) == 1 else PurePosixPath()
+
+
+def _mac_junk(rel: PurePosixPath) -> bool:
+    """A macOS zip's metadata (__MACOSX/, ._H3P1.ipynb): listed as ignored, never a notebook."""
+    return MAC_JUNK in rel.parts or rel.name.startswith("._")
 
 
 def classify_files(folder: Path) -> Found:
@@ -140,16 +149,22 @@ def classify_files(folder: Path) -> Found:
     variants: dict[str, list[Path]] = {}
     unknown: list[str] = []
     for rel in files:
-        task, is_exact = _task_of(rel.name) if rel.parent == base else (None, False)
+        task, is_exact = _task_of(rel.name) if rel.parent == base and not _mac_junk(rel) else (None, False)
         if task:
             (exact if is_exact else variants).setdefault(task, []).append(folder / rel)
             continue
         ignored.append(rel.as_posix())
-        if rel.suffix.lower() == ".ipynb":
+        if rel.suffix.lower() == ".ipynb" and not _mac_junk(rel):
             unknown.append(rel.as_posix())
     notebooks = {t: list(p) for t, p in exact.items()}
     for task, paths in variants.items():
         names = ", ".join(p.name for p in paths)
+        if task in notebooks and task != "H3P1":
+            # Part 2 may come as one notebook per framework: a variant next to the contract's name
+            # may be the other framework, so it is graded too (the better one scores).
+            notebooks[task] += paths
+            notes.append(f"{names} graded as {task} too (the contract's name is {task}*.ipynb)")
+            continue
         if task in notebooks:
             ignored += [(folder / p).relative_to(folder).as_posix() for p in paths]
             notes.append(f"{names} not graded as {task}: the contract's name {notebooks[task][0].name} is there")

@@ -141,3 +141,26 @@ def test_symbolic_links_are_never_followed(tmp_path):
     assert len(eve.attention) == 2 and len(mal.attention) == 1
     assert bo.attention == (f"the student folder bo is a symbolic link (to {tmp_path / 'ann'}): links are not "
                             "followed; hand in the file itself",)
+
+
+@pytest.mark.parametrize("name", ["H3P1.ipynb.ipynb", "Copy of H3P1.ipynb", "Copy of H3P1 (1).ipynb"])
+def test_doubled_extension_and_drive_copies_are_accepted_as_h3p1(tmp_path, name):
+    sub = _one(tmp_path, name)
+    assert [p.name for p in sub.notebooks["H3P1"]] == [name]
+    assert sub.notes == (f"{name} accepted as H3P1 (the contract's name is H3P1.ipynb)",)
+
+
+def test_part2_variant_next_to_a_contract_name_is_graded_too(tmp_path):
+    # One notebook per framework: the misspelt one may be the other framework (and the +5).
+    sub = _one(tmp_path, "H3P2T2_keras.ipynb", "h3p2-t2 torch.ipynb")
+    assert [p.name for p in sub.notebooks["H3P2T2"]] == ["H3P2T2_keras.ipynb", "h3p2-t2 torch.ipynb"]
+    assert sub.ignored == ()
+    assert sub.notes == ("h3p2-t2 torch.ipynb graded as H3P2T2 too (the contract's name is H3P2T2*.ipynb)",)
+
+
+def test_a_mac_zip_subfolder_is_read_and_its_metadata_ignored(tmp_path):
+    sub = _one(tmp_path, "submission/H3P1.ipynb", "__MACOSX/submission/._H3P1.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert sub.ignored == ("__MACOSX/submission/._H3P1.ipynb",)
+    assert sub.notes == ("the notebooks were read from the subfolder submission/",)
+    assert sub.attention == ()
