@@ -80,11 +80,12 @@ class Found:
 
 
 def link_reason(path: Path) -> str:
+    """Why a symbolic link is not graded, naming where it points (read, never followed)."""
     try:
         target = os.readlink(path)
     except OSError:
         target = "?"
-    return f"a symbolic link (to {target}): links are not followed; hand in the file itself"
+    return f"a symbolic link (to {target}); links are not followed, hand in the file itself"
 
 
 def walk(folder: Path, rel: PurePosixPath = PurePosixPath()) -> tuple[list[PurePosixPath], list[PurePosixPath]]:
@@ -139,8 +140,8 @@ def _mac_junk(rel: PurePosixPath) -> bool:
 def classify_files(folder: Path) -> Found:
     """Notebooks by task; every other file (relative path) as ignored, with why when it matters."""
     files, links = walk(folder)
-    ignored = [f"{rel.as_posix()} ({link_reason(folder / rel)})" for rel in links]
-    attention = [f"{rel.as_posix()} is {link_reason(folder / rel)}" for rel in links]
+    ignored = [f"{rel.as_posix()}: {link_reason(folder / rel)}" for rel in links]
+    attention = list(ignored)
     notes: list[str] = []
     base = _base(files)
     if base.parts:
@@ -217,9 +218,9 @@ def find_submissions(folder: Path, default_level: Level | None = None,
             continue
         if path.is_symlink():
             reason = link_reason(path)
-            submissions.append(Submission(student, level, None, ignored=(f"{student}/ ({reason})",),
+            submissions.append(Submission(student, level, None, ignored=(f"{student}/: {reason}",),
                                           notes=notes + ("no submission folder found",),
-                                          attention=(f"the student folder {student} is {reason}",)))
+                                          attention=(f"the student folder {student}/: {reason}",)))
             continue
         found = classify_files(path)
         submissions.append(Submission(student, level, path, found.notebooks, found.ignored, notes + found.notes,
