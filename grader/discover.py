@@ -88,24 +88,40 @@ def link_reason(path: Path) -> str:
     return f"a symbolic link (to {target}); links are not followed, hand in the file itself"
 
 
-def walk(folder: Path, rel: PurePosixPath = PurePosixPath()) -> tuple[list[PurePosixPath], list[PurePosixPath]]:
-    """(regular files, symbolic links) under folder, relative to it. Links are never followed:
-    scandir's entries are judged without following them (lstat)."""
+# Folders deeper than this are not read (a zip bomb of nested folders must not stop the class).
+MAX_DEPTH = 20
+
+
+def walk(folder: Path, rel: PurePosixPath = PurePosixPath()) -> tuple[list[PurePosixPath], list[str]]:
+    """(regular files, "path: why" of every entry not read) under folder, relative to it. Links are
+    never followed: scandir's entries are judged without following them (lstat)."""
     files: list[PurePosixPath] = []
-    links: list[PurePosixPath] = []
-    with os.scandir(folder / rel) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            here = rel / entry.name
-            if entry.is_symlink():
-                links.append(here)
-            elif entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIP_DIRS:
-                    sub_files, sub_links = walk(folder, here)
-                    files += sub_files
-                    links += sub_links
-            elif entry.is_file(follow_symlinks=False):
-                files.append(here)
-    return files, links
+    skipped: list[str] = []
+    try:
+        with os.scandir(folder / rel) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+    except OSError as exc:
+        return [], [f"{rel.as_posix()}/: the folder cannot be read ({exc.strerror or exc}); hand its files in again"]
+    for entry in entries:
+        here = rel / entry.name
+        if entry.is_symlink():
+            skipped.append(f"{here.as_posix()}: {link_reason(folder / here)}")
+        elif entry.is_dir(follow_symlinks=False):
+            if entry.name in SKIP_DIRS:
+                continue
+            if len(here.parts) > MAX_DEPTH:
+                skipped.append(f"{here.as_posix()}/: nested more than {MAX_DEPTH} folders deep, not read")
+                continue
+            sub_files, sub_skipped = walk(folder, here)
+            files += sub_files
+            skipped += sub_skipped
+        elif entry.is_file(follow_symlinks=False):
+            files.append(here)
+        else:
+            # Opening a pipe would block the grader; a device is never a notebook.
+            skipped.append(f"{here.as_posix()}: not a regular file (a pipe, socket or device); "
+                           "hand in the file itself")
+    return files, skipped
 
 
 def _task_of(name: str) -> tuple[str | None, bool]:
@@ -139,9 +155,9 @@ def _mac_junk(rel: PurePosixPath) -> bool:
 
 def classify_files(folder: Path) -> Found:
     """Notebooks by task; every other file (relative path) as ignored, with why when it matters."""
-    files, links = walk(folder)
-    ignored = [f"{rel.as_posix()}: {link_reason(folder / rel)}" for rel in links]
-    attention = list(ignored)
+    files, skipped = walk(folder)
+    ignored = list(skipped)
+    attention = list(skipped)
     notes: list[str] = []
     base = _base(files)
     if base.parts:

@@ -1,5 +1,6 @@
 """Roster + folders -> submissions; roster problems name the line and the fix."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,21 @@ def test_a_mac_zip_subfolder_is_read_and_its_metadata_ignored(tmp_path):
     assert sub.ignored == ("__MACOSX/submission/._H3P1.ipynb",)
     assert sub.notes == ("the notebooks were read from the subfolder submission/",)
     assert sub.attention == ()
+
+
+def test_a_pipe_is_listed_not_read(tmp_path):
+    # Opening a FIFO without a writer blocks: discovery must not hand it on as a notebook.
+    (tmp_path / "roster.csv").write_text("student,level\nann,undergrad\n")
+    (tmp_path / "ann").mkdir()
+    os.mkfifo(tmp_path / "ann" / "H3P1.ipynb")
+    sub = find_submissions(tmp_path)[0]
+    why = "H3P1.ipynb: not a regular file (a pipe, socket or device); hand in the file itself"
+    assert (sub.notebooks, sub.ignored, sub.attention) == ({}, (why,), (why,))
+
+
+def test_folders_nested_too_deep_are_not_read(tmp_path):
+    deep = "/".join(["d"] * 21)
+    sub = _one(tmp_path, "H3P1.ipynb", f"{deep}/x.txt")
+    why = f"{deep}/: nested more than 20 folders deep, not read"
+    assert sub.ignored == (why,) and sub.attention == (why,)
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
