@@ -373,16 +373,20 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
     return replace(_rerun_without(first, pristine, job, limits, data_files, on_cell, notes), assigned_in=assigned_in(nb))
 
 
-# A re-run needs at least this much of the notebook's time limit left to be worth starting.
-MIN_RERUN_SECONDS = 5.0
+def rerun_budget(limits: Limits, spent: float) -> float:
+    """Seconds for the re-run: what is left of the notebook's limit, but never less than a fair
+    share (half the limit, at most 60 s), so whether a re-run can finish does not hang on how long
+    the killing cell took. At worst a notebook takes 1.5 times its limit."""
+    return max(limits.notebook_seconds - spent, min(limits.notebook_seconds / 2, 60.0))
 
 
 def killing_cell(run: NotebookRun) -> int | None:
-    """Index of the student cell that killed the kernel (it died, or a limit stopped it), else None."""
+    """Index of the student cell that killed the kernel (it died, or a limit stopped it), else None.
+    A notebook that ran out of its own time limit is not re-run: there is no time to give it."""
     if run.status not in ("kernel_died", "limit_exceeded", "timed_out"):
         return None
     killed = [f for f in run.failures if f.kind in ("kernel_died", "limit")
-              or (f.kind == "timeout" and "the kernel was stopped" in f.evalue)]
+              or (f.kind == "timeout" and "the kernel was stopped" in f.evalue and "per notebook" not in f.evalue)]
     return killed[-1].index if killed else None
 
 
@@ -395,10 +399,7 @@ def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_c
         return first
     what = {"kernel_died": "the kernel died", "limit_exceeded": "a limit stopped the kernel",
             "timed_out": "the kernel was stopped (time limit)"}[first.status]
-    left = limits.notebook_seconds - first.seconds
-    if left < MIN_RERUN_SECONDS:
-        return replace(first, rerun=f"{what} in cell {cell + 1}; too little of the {limits.notebook_seconds:g} s "
-                                    "limit was left to run the notebook again without it")
+    left = rerun_budget(limits, first.seconds)
     trimmed = copy.deepcopy(nb)
     trimmed.cells[cell] = nbformat.v4.new_code_cell("")
     second = _run_copy(trimmed, first.path, first.task, job, replace(limits, notebook_seconds=left),
@@ -412,7 +413,7 @@ def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_c
                    reason=first.reason,
                    tampering=first.tampering + tuple(t for t in second.tampering if t not in first.tampering),
                    rerun=(f"{what} in cell {cell + 1}; the notebook was run again without cell {cell + 1} "
-                          f"(in the {left:.0f} s left of its time limit) and {outcome}"))
+                          f"and {outcome}"))
 
 
 def _run_copy(nb, path: Path, task: str, job: KernelJob, limits: Limits, data_files, on_cell, notes) -> NotebookRun:

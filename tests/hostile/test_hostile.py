@@ -54,8 +54,7 @@ def test_loop_that_ignores_interrupt_is_killed(tmp_path, loop):
     assert run.reason == ("time limit (3 s per cell) exceeded and the interrupt ignored in cell 2; "
                           "the kernel was stopped")
     assert [(f.index, f.kind) for f in run.failures] == [(1, "timeout")]
-    assert run.payload is None
-    assert answers.missing == {"answer": "not graded: " + run.reason}
+    assert answers.values["answer"].value == 2  # graded from the re-run without cell 2
 
 
 # --- memory, processes, output, disk ----------------------------------------------------------
@@ -67,7 +66,7 @@ def test_memory_bomb_is_killed(tmp_path):
     assert run.status == "limit_exceeded"
     assert run.reason == "memory limit (1 GiB) exceeded in cell 2; the kernel was stopped"
     assert [(f.index, f.kind) for f in run.failures] == [(1, "limit")]
-    assert answers.missing == {"answer": "not graded: " + run.reason}
+    assert answers.values["answer"].value == 2  # graded from the re-run without cell 2
 
 
 @pytest.mark.slow
@@ -77,7 +76,7 @@ def test_fork_bomb_is_killed(tmp_path):
     run, answers = grade(write_notebook(tmp_path, "answer = 1", bomb, "answer = 2"))
     assert run.status == "limit_exceeded"
     assert run.reason == "process limit (16) exceeded in cell 2; the kernel was stopped"
-    assert answers.missing == {"answer": "not graded: " + run.reason}
+    assert answers.values["answer"].value == 2  # graded from the re-run without cell 2
 
 
 @pytest.mark.slow
@@ -91,8 +90,11 @@ def test_printing_a_gigabyte_is_stopped(tmp_path):
     run, answers = grade(write_notebook(tmp_path, "answer = 1", spam, "answer = 2"))
     assert psutil.Process().memory_info().rss - before < 512 * 2**20
     assert run.status in ("limit_exceeded", "timed_out")
-    assert run.payload is None
-    assert answers.missing == {"answer": "not graded: " + run.reason}
+    # Stopped by the output limit in cell 2 (re-run without it) or by losing the refused message.
+    if run.rerun:
+        assert answers.values["answer"].value == 2
+    else:
+        assert run.payload is None and answers.missing == {"answer": "not graded: " + run.reason}
 
 
 @pytest.mark.slow
@@ -125,7 +127,7 @@ def test_writing_10_gb_is_stopped(tmp_path, writer):
     assert time.monotonic() - started < 20
     assert run.status == "limit_exceeded"
     assert run.reason == "disk limit (256 MiB) exceeded in cell 2; the kernel was stopped"
-    assert answers.missing == {"answer": "not graded: " + run.reason}
+    assert answers.values["answer"].value == 2  # graded from the re-run without cell 2
 
 
 @pytest.mark.slow
@@ -145,7 +147,7 @@ def test_os_exit_mid_notebook(tmp_path):
     assert run.status == "kernel_died"
     assert run.reason == "the kernel died (its process exited or was killed) in cell 2"
     assert [(f.index, f.kind) for f in run.failures] == [(1, "kernel_died")]
-    assert answers.missing == {"answer": "not graded: " + run.reason}
+    assert answers.values["answer"].value == 2  # graded from the re-run without cell 2
 
 
 @needs_bwrap
