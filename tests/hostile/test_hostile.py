@@ -325,3 +325,24 @@ def test_required_sandbox_refuses_an_unconfined_run(tmp_path):
     assert run.reason.startswith("not run: the full sandbox is required but sandbox: reduced (")
     assert answers.missing["answer"].startswith("not graded: not run:")
     assert os.path.exists(tmp_path / "H3P1.ipynb")
+
+
+# --- symbolic links ---------------------------------------------------------------------------
+
+def test_links_to_a_classmate_and_to_the_reference_earn_nothing(tmp_path):
+    from grader.cli import main
+    root = execute.Path(__file__).resolve().parents[2]
+    subs = tmp_path / "class"
+    (subs / "ann").mkdir(parents=True)
+    (subs / "roster.csv").write_text("student,level\nann,grad\nmal,grad\nzed,grad\n")
+    (subs / "ann" / "notes.txt").write_text("ann's own work")
+    (subs / "mal").mkdir()
+    (subs / "mal" / "H3P1.ipynb").symlink_to(root / "reference" / "H3P1.ipynb")
+    (subs / "mal" / "H3P2T2_torch.ipynb").symlink_to(root / "reference" / "H3P2T2_torch.ipynb")
+    (subs / "zed").symlink_to(subs / "ann", target_is_directory=True)
+    assert main(["run", str(subs), "--out", str(tmp_path / "out")]) == 0
+    for student in ("mal", "zed"):
+        report = json.loads((tmp_path / "out" / student / "report.json").read_text())
+        assert report["total"] == 0 and report["notebooks"] == []
+        assert any("a symbolic link (to " in line and "links are not followed" in line
+                   for line in report["attention"])
