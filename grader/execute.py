@@ -411,6 +411,8 @@ def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_c
     # The status stays the first run's: the notebook did not run top to bottom (Part 2's "runs").
     return replace(second, status=first.status, failures=failures, seconds=round(first.seconds + second.seconds, 3),
                    reason=first.reason,
+                   # The first run's notes ("output was cut in cell 3") still describe cells the report shows.
+                   notes=first.notes + tuple(n for n in second.notes if n not in first.notes),
                    tampering=first.tampering + tuple(t for t in second.tampering if t not in first.tampering),
                    rerun=(f"{what} in cell {cell + 1}; the notebook was run again without cell {cell + 1} "
                           f"and {outcome}"))
