@@ -312,16 +312,18 @@ def test_failures_are_numbered_as_in_jupyter_and_classified(tmp_path):
 
 def test_rerun_keeps_the_first_runs_failures_and_notes(tmp_path, monkeypatch):
     # Recorded runs instead of kernels: the first dies in cell 2, the re-run (cell 2 emptied) answers.
-    nb = _nb("answer = 1", "import os; os._exit(1)", "answer = 2")
-    first = execute.NotebookRun(Path("H3P1.ipynb"), "H3P1", "kernel_died", seconds=3.0,
+    from grader.model import CellFailure, NotebookRun
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (
+        "answer = 1", "import os; os._exit(1)", "answer = 2")])
+    first = NotebookRun(Path("H3P1.ipynb"), "H3P1", "kernel_died", seconds=3.0,
                                 reason="the kernel died (its process exited or was killed) in cell 2",
                                 failures=(CellFailure(1, "kernel_died", "DeadKernel", "died", ""),),
                                 notes=("output was cut to 1 MiB in cell(s) 1",))
-    second = execute.NotebookRun(Path("H3P1.ipynb"), "H3P1", "ok", seconds=2.0, payload={"values": {}},
+    second = NotebookRun(Path("H3P1.ipynb"), "H3P1", "ok", seconds=2.0, payload={"values": {}},
                                  notes=("nbformat 3 was upgraded",))
     seen = []
     monkeypatch.setattr(execute, "_run_copy", lambda trimmed, *a: seen.append(trimmed) or second)
-    run = execute._rerun_without(first, nb, None, execute.Limits(), None, None, [])
+    run = execute._rerun_without(first, nb, None, Limits(), None, None, [])
     assert [c.source for c in seen[0].cells] == ["answer = 1", "", "answer = 2"]
     assert (run.status, run.failures, run.payload, run.seconds) == ("kernel_died", first.failures, {"values": {}}, 5.0)
     assert run.notes == ("output was cut to 1 MiB in cell(s) 1", "nbformat 3 was upgraded")
