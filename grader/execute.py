@@ -271,16 +271,26 @@ def _stream_text(cell) -> str:
     return "".join(str(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
 
+# How pip says it did not install anything when no network sign is shown: the system pip refuses an
+# externally managed environment, the kernel's site-packages is read-only, pip is not on PATH.
+PIP_ERROR = re.compile(r"^\s*(ERROR:|error:).*|.*(externally-managed-environment|Read-only file system"
+                       r"|pip3?: not found|No module named pip).*$", re.M)
+
+
 def pip_failure(index: int, cell) -> CellFailure | None:
     """A `!pip install` line does not raise when it fails; its output says so. Recorded as a
-    failure with cause no_network so the report explains it (it is not a raising cell)."""
+    failure with cause no_network so the report explains it (it is not a raising cell). Whatever
+    pip's reason, the student's fix is the same: the grader installs nothing."""
     if not PIP_LINE.search(str(cell.get("source", ""))):
         return None
-    out = _stream_text(cell)
+    out = ANSI.sub("", _stream_text(cell))
     sign = next((s for s in NETWORK_SIGNS if s in out), None)
-    if sign is None:
+    if sign is not None:
+        line = next((ln for ln in out.splitlines() if sign in ln), sign)
+    elif (found := PIP_ERROR.search(out)) is not None:
+        line = found.group(0)
+    else:
         return None
-    line = next((ln for ln in out.splitlines() if sign in ln), sign)
     return CellFailure(index, "error", "pip install", _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
                        "no_network", NO_NETWORK_HINT)
 

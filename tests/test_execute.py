@@ -329,3 +329,15 @@ def test_rerun_keeps_the_first_runs_failures_and_notes(tmp_path, monkeypatch):
     assert run.notes == ("output was cut to 1 MiB in cell(s) 1", "nbformat 3 was upgraded")
     assert run.rerun == ("the kernel died in cell 2; the notebook was run again without cell 2 "
                          "and its answers were graded")
+
+
+def test_pip_refused_by_the_environment_is_recorded_without_colour_codes():
+    # What `!pip install lightgbm` printed in the sandbox: the system pip, no network sign.
+    cell = nbformat.v4.new_code_cell("!pip install lightgbm")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+        "\x1b[1;31merror\x1b[0m: \x1b[1mexternally-managed-environment\x1b[0m\r\n\r\n"
+        "\x1b[31m×\x1b[0m This environment is externally managed\r\n"))]
+    failure = execute.pip_failure(2, cell)
+    assert (failure.ename, failure.evalue, failure.cause, failure.hint) == (
+        "pip install", "error: externally-managed-environment", "no_network", execute.NO_NETWORK_HINT)
+    assert "\x1b" not in failure.traceback
