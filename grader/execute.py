@@ -167,7 +167,8 @@ PIP_NAMES = {"sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow",
 NETWORK_SIGNS = ("Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
                  "Failed to establish a new connection", "Could not find a version", "No matching distribution",
                  "urlopen error", "Connection refused", "Max retries exceeded", "getaddrinfo failed",
-                 "URL fetch failure", "Exception: URL fetch failure")
+                 "URL fetch failure", "Exception: URL fetch failure", "couldn't connect to",
+                 "unable to resolve host", "Could not resolve host")
 NETWORK_ENAMES = ("URLError", "gaierror", "ConnectionError", "ConnectionRefusedError", "HTTPError", "Timeout",
                   "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "SSLError",
                   "RemoteDisconnected", "timeout")
@@ -281,8 +282,9 @@ def pip_failure(index: int, cell) -> CellFailure | None:
     """A `!pip install` line does not raise when it fails; its output says so. Recorded as a
     failure with cause no_network so the report explains it (it is not a raising cell). Whatever
     pip's reason, the student's fix is the same: the grader installs nothing."""
-    if not PIP_LINE.search(str(cell.get("source", ""))):
-        return None
+    source = str(cell.get("source", ""))
+    if not PIP_LINE.search(source):
+        return download_failure(index, source, ANSI.sub("", _stream_text(cell)))
     out = ANSI.sub("", _stream_text(cell))
     sign = next((s for s in NETWORK_SIGNS if s in out), None)
     if sign is not None:
@@ -293,6 +295,22 @@ def pip_failure(index: int, cell) -> CellFailure | None:
         return None
     return CellFailure(index, "error", "pip install", _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
                        "no_network", NO_NETWORK_HINT)
+
+
+DOWNLOAD_LINE = re.compile(r"^\s*!\s*(wget|curl|git\s+clone|gdown|kaggle)\b", re.M)
+
+
+def download_failure(index: int, source: str, out: str) -> CellFailure | None:
+    """`!wget URL` (Colab's way to fetch data) does not raise either: without network, or without
+    the tool, its output says so. The data is in data/, which the hint says."""
+    command = DOWNLOAD_LINE.search(source)
+    if command is None:
+        return None
+    line = next((ln for ln in out.splitlines() if any(s in ln for s in NETWORK_SIGNS) or ": not found" in ln), None)
+    if line is None:
+        return None
+    return CellFailure(index, "error", "!" + " ".join(command.group(1).split()), _one_line(line, 300),
+                       trim_traceback(out.splitlines()[-6:]), "no_network", NO_NETWORK_HINT)
 
 
 def _content_bytes(content: dict) -> int:
