@@ -403,9 +403,12 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
 
 def rerun_budget(limits: Limits, spent: float) -> float:
     """Seconds for the re-run: what is left of the notebook's limit, but never less than a fair
-    share (half the limit, at most 60 s), so whether a re-run can finish does not hang on how long
-    the killing cell took. At worst a notebook takes 1.5 times its limit."""
-    return max(limits.notebook_seconds - spent, min(limits.notebook_seconds / 2, 60.0))
+    share (the cell limit, and half the notebook's limit up to 60 s), so whether a re-run can
+    finish does not hang on how long the killing cell took: a notebook whose cell 9 hit the memory
+    limit after 890 of its 900 s still gets 300 s to train again. At worst a notebook takes its
+    limit plus the cell limit (or 1.5 times its limit, when that is more)."""
+    fair = max(min(limits.cell_seconds, limits.notebook_seconds), min(limits.notebook_seconds / 2, 60.0))
+    return max(limits.notebook_seconds - spent, fair)
 
 
 def killing_cell(run: NotebookRun) -> int | None:

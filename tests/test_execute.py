@@ -284,8 +284,10 @@ def test_missing_name_says_which_failing_cell_defines_it():
 
 def test_rerun_budget_is_what_is_left_but_never_less_than_a_fair_share():
     assert execute.rerun_budget(Limits(notebook_seconds=900), 100) == 800
-    assert execute.rerun_budget(Limits(notebook_seconds=900), 890) == 60
-    assert execute.rerun_budget(Limits(notebook_seconds=10), 9) == 5
+    assert execute.rerun_budget(Limits(notebook_seconds=900, cell_seconds=300), 890) == 300
+    assert execute.rerun_budget(Limits(notebook_seconds=900, cell_seconds=30), 890) == 60
+    assert execute.rerun_budget(Limits(notebook_seconds=10, cell_seconds=3), 9) == 5
+    assert execute.rerun_budget(Limits(notebook_seconds=10, cell_seconds=60), 9) == 10
 
 
 def test_tracebacks_name_cells_by_their_place_in_the_notebook():
