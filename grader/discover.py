@@ -140,8 +140,9 @@ def _task_of(name: str) -> tuple[str | None, bool]:
 
 def _base(files: list[PurePosixPath]) -> PurePosixPath:
     """The folder the notebooks are read from: the student folder itself, or the one subfolder that
-    holds every notebook when none lies at the top (LMS zips nest alice/submission/H3P1.ipynb)."""
-    notebooks = [f for f in files if f.suffix.lower() == ".ipynb" and not _mac_junk(f)]
+    holds every task notebook when none lies at the top (LMS zips nest alice/submission/H3P1.ipynb).
+    Only notebooks named for a task count, so a stray untitled.ipynb at the top hides nothing."""
+    notebooks = [f for f in files if f.suffix.lower() == ".ipynb" and not _mac_junk(f) and _task_of(f.name)[0]]
     if any(len(f.parts) == 1 for f in notebooks):
         return PurePosixPath()
     parents = {f.parent for f in notebooks}

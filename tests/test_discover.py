@@ -186,3 +186,11 @@ def test_folders_nested_too_deep_are_not_read(tmp_path):
     why = f"{deep}/: nested more than 20 folders deep, not read"
     assert sub.ignored == (why,) and sub.attention == (why,)
     assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+
+
+def test_a_stray_notebook_at_the_top_does_not_hide_the_subfolder(tmp_path):
+    sub = _one(tmp_path, "untitled.ipynb", "submission/H3P1.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert sub.notes == ("the notebooks were read from the subfolder submission/",)
+    assert sub.attention == ("no notebook for H3P2T1, H3P2T2, but unrecognised notebook(s) untitled.ipynb: "
+                             "check whether one of them is the missing task",)
