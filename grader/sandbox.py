@@ -40,6 +40,7 @@ THREAD_ENV = {
     "TF_NUM_INTEROP_THREADS": "1",
 }
 
+
 @dataclass(frozen=True)
 class Limits:
     """What one notebook may use. Every limit is finite by default; a hit kills the kernel's tree."""
