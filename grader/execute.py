@@ -13,17 +13,22 @@ that cell completed; otherwise it is None and every answer is "not graded: <reas
 
 from __future__ import annotations
 
+import ast
+import copy
+import errno
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty
 from typing import Any, Callable
@@ -43,6 +48,9 @@ from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMEOUT_ENAME = "CellTimeoutError"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+"""Limit on the notebook without its saved outputs (what will run)."""
+MAX_RAW_BYTES = 512 * 1024 * 1024
+"""Hard cap on the file as handed in (saved outputs included)."""
 CELL_TYPES = ("code", "markdown", "raw")
 
 
@@ -68,17 +76,13 @@ def read_notebook(path: Path) -> tuple[Any, str]:
 def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
     """(notebook as nbformat 4, "", notes) or (None, one-line reason naming the fix, []).
 
-    nbformat 3 is upgraded (with a note); cells of unknown type are dropped (with a note).
+    nbformat 3 is upgraded (with a note); cells of unknown type become empty raw cells
+    (with a note), so cell numbers stay those of the notebook as handed in.
     """
     fix = "open it in Jupyter and save it again (File > Save)"
-    try:
-        size = path.stat().st_size
-        if size > MAX_NOTEBOOK_BYTES:
-            return None, (f"the file is {size / 2**20:.0f} MiB (limit {MAX_NOTEBOOK_BYTES // 2**20} MiB); "
-                          "clear the outputs (Kernel > Restart & Clear Output), save and hand it in again"), []
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, f"the file cannot be read ({_one_line(exc.strerror or exc)}); hand it in again", []
+    raw, problem = read_bytes(path)
+    if raw is None:
+        return None, problem, []
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -105,7 +109,9 @@ def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
             return None, f"not a valid notebook (cell {index + 1} is not a cell); {fix}", []
         if cell.get("cell_type") not in CELL_TYPES:
+            # Kept as an empty raw cell, so every later cell keeps its number in the notebook.
             dropped.append(f"{index + 1} ({_one_line(cell['cell_type'], 30)!r})")
+            kept.append(nbformat.v4.new_raw_cell(""))
             continue
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
@@ -122,14 +128,161 @@ def read_notebook_notes(path: Path) -> tuple[Any, str, list[str]]:
     nb.cells = kept
     if not nb.cells:
         return None, "the notebook has no cells; hand in the notebook that holds your work", []
+    # Saved outputs were dropped above; the limit is on what will run (old plots cost nothing).
+    size = len(nbformat.writes(nb).encode("utf-8"))
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, (f"the notebook's cells are {describe(size)} without their outputs (limit "
+                      f"{describe(MAX_NOTEBOOK_BYTES)}); remove the data pasted into cells and hand it in again"), []
     return nb, "", notes
 
 
-def _failure_from_error(index: int, content: dict) -> CellFailure:
+def read_bytes(path: Path) -> tuple[bytes | None, str]:
+    """(content, "") of a regular file, or (None, why). A symbolic link is refused at open time
+    (O_NOFOLLOW), so a link swapped in after discovery is not read either."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "the file is a symbolic link: links are not followed; hand in the file itself"
+        return None, f"the file cannot be read ({_one_line(exc.strerror or exc)}); hand it in again"
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file; hand in the notebook file itself"
+        if info.st_size > MAX_RAW_BYTES:
+            return None, (f"the file is {describe(info.st_size)} (limit {describe(MAX_RAW_BYTES)} even "
+                          "with outputs); clear the outputs (Kernel > Restart & Clear Output), save and hand it in "
+                          "again")
+        raw = handle.read(MAX_RAW_BYTES + 1)
+    if len(raw) > MAX_RAW_BYTES:
+        return None, f"the file is over {describe(MAX_RAW_BYTES)}; clear the outputs, save and hand it in again"
+    return raw, ""
+
+
+# Import names whose pip package is called differently (what the instructor would add).
+PIP_NAMES = {"sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "skimage": "scikit-image",
+             "yaml": "pyyaml", "bs4": "beautifulsoup4", "Crypto": "pycryptodome", "attr": "attrs",
+             "dateutil": "python-dateutil", "dotenv": "python-dotenv", "google.colab": "google-colab",
+             "tf_keras": "tf-keras", "lightning": "lightning", "pytorch_lightning": "pytorch-lightning"}
+NETWORK_SIGNS = ("Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
+                 "Failed to establish a new connection", "Could not find a version", "No matching distribution",
+                 "urlopen error", "Connection refused", "Max retries exceeded", "getaddrinfo failed",
+                 "URL fetch failure", "Exception: URL fetch failure")
+NETWORK_ENAMES = ("URLError", "gaierror", "ConnectionError", "ConnectionRefusedError", "HTTPError", "Timeout",
+                  "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "SSLError",
+                  "RemoteDisconnected", "timeout")
+GPU_SIGNS = ("Torch not compiled with CUDA enabled", "Found no NVIDIA driver", "no CUDA GPUs are available",
+             "CUDA driver initialization failed", "Attempting to deserialize object on a CUDA device",
+             "cuda is not available", "Could not satisfy device specification", "/device:GPU", "/GPU:0",
+             "CUDA error", "NVIDIA driver on your system is too old")
+NO_NETWORK_HINT = ("the grader has no network (pip install and downloads fail); use the packages of the "
+                   "grading environment and the data in data/")
+NO_GPU_HINT = "the grader has no GPU; write device = 'cuda' if torch.cuda.is_available() else 'cpu'"
+PIP_LINE = re.compile(r"^\s*[!%]\s*(pip|pip3|conda)\s+install\b", re.M)
+MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+
+
+def missing_package_hint(module: str) -> str:
+    top = module.split(".")[0]
+    pip = PIP_NAMES.get(module) or PIP_NAMES.get(top) or top.replace("_", "-")
+    return (f"the grading environment has no package '{pip}' (import {top}); "
+            "the instructor can add it to environment/requirements.txt")
+
+
+def failure_cause(ename: str, evalue: str, traceback: str) -> tuple[str, str]:
+    """(cause, hint) when the grading environment explains the failure, else ("", "")."""
+    text = f"{evalue}\n{traceback}"
+    if any(sign.lower() in text.lower() for sign in GPU_SIGNS):
+        return "needs_gpu", NO_GPU_HINT
+    if ename.split(".")[-1] in NETWORK_ENAMES or any(sign in text for sign in NETWORK_SIGNS):
+        return "no_network", NO_NETWORK_HINT
+    if ename.split(".")[-1] in ("ModuleNotFoundError", "ImportError"):
+        found = MISSING_MODULE.search(evalue)
+        if found:
+            return "missing_package", missing_package_hint(found.group(1))
+    return "", ""
+
+
+MAGIC_LINE = re.compile(r"^(\s*)[%!].*$", re.M)
+
+
+def assigned_in(nb) -> dict[str, int]:
+    """Name -> 0-based index of the last code cell that assigns, defines or imports it (what a
+    message about a missing name points to). Cells that are not valid Python are skipped."""
+    found: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(MAGIC_LINE.sub(r"\1pass", str(cell.get("source", ""))))
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        for node in tree.body:
+            for name in _bound_names(node):
+                found[name] = index
+    return found
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    """Names a top-level statement binds in the notebook's namespace."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        targets = [node.target]
+    elif isinstance(node, (ast.With, ast.AsyncWith)):
+        targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+    names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    if isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+        for child in [*getattr(node, "body", []), *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                      *[s for h in getattr(node, "handlers", []) for s in h.body]]:
+            names += _bound_names(child)
+    return names
+
+
+IPYTHON_CELL = re.compile(r"Cell In\[(\d+)\]")
+
+
+def number_cells(traceback: str, cells_by_count: dict[int, int]) -> str:
+    """IPython names a cell by its execution count (`Cell In[3], line 2`); the report names it by
+    its place in the notebook (`cell 7, line 2`), the one numbering a student sees in Jupyter."""
+    def cell(match: re.Match) -> str:
+        index = cells_by_count.get(int(match.group(1)))
+        return match.group(0) if index is None else f"cell {index + 1}"
+    return IPYTHON_CELL.sub(cell, traceback)
+
+
+def _failure_from_error(index: int, content: dict, cells_by_count: dict[int, int] | None = None) -> CellFailure:
     ename = _one_line(content.get("ename", "Error"), 200)
     kind = "timeout" if ename == TIMEOUT_ENAME else "error"
-    return CellFailure(index, kind, ename, str(content.get("evalue", ""))[:500],
-                       trim_traceback(list(content.get("traceback", []) or [])[:200]))
+    evalue = str(content.get("evalue", ""))[:500]
+    traceback = number_cells(trim_traceback(list(content.get("traceback", []) or [])[:200]), cells_by_count or {})
+    cause, hint = failure_cause(ename, evalue, traceback) if kind == "error" else ("", "")
+    return CellFailure(index, kind, ename, evalue, traceback, cause, hint)
+
+
+def _stream_text(cell) -> str:
+    return "".join(str(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def pip_failure(index: int, cell) -> CellFailure | None:
+    """A `!pip install` line does not raise when it fails; its output says so. Recorded as a
+    failure with cause no_network so the report explains it (it is not a raising cell)."""
+    if not PIP_LINE.search(str(cell.get("source", ""))):
+        return None
+    out = _stream_text(cell)
+    sign = next((s for s in NETWORK_SIGNS if s in out), None)
+    if sign is None:
+        return None
+    line = next((ln for ln in out.splitlines() if sign in ln), sign)
+    return CellFailure(index, "error", "pip install", _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
+                       "no_network", NO_NETWORK_HINT)
 
 
 def _content_bytes(content: dict) -> int:
@@ -209,15 +362,70 @@ def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(
 
     Only the copy is visible to the kernel: the original (under submissions/) is never touched.
     on_cell is nbclient's on_cell_executed hook (keyword arguments cell, cell_index, execute_reply).
+    When the kernel died or a limit stopped it in a cell, the notebook is run once more without that
+    cell (see _rerun_without), as a TA reads on past a crash.
     """
     nb, problem, notes = read_notebook_notes(path)
     if nb is None:
         return _run(path, task, "unreadable", reason=problem)
+    pristine = copy.deepcopy(nb)  # nbclient writes outputs into the notebook it runs
+    first = _run_copy(nb, path, task, job, limits, data_files, on_cell, notes)
+    return replace(_rerun_without(first, pristine, job, limits, data_files, on_cell, notes), assigned_in=assigned_in(nb))
+
+
+def rerun_budget(limits: Limits, spent: float) -> float:
+    """Seconds for the re-run: what is left of the notebook's limit, but never less than a fair
+    share (half the limit, at most 60 s), so whether a re-run can finish does not hang on how long
+    the killing cell took. At worst a notebook takes 1.5 times its limit."""
+    return max(limits.notebook_seconds - spent, min(limits.notebook_seconds / 2, 60.0))
+
+
+def killing_cell(run: NotebookRun) -> int | None:
+    """Index of the student cell that killed the kernel (it died, or a limit stopped it), else None.
+    A notebook that ran out of its own time limit is not re-run: there is no time to give it."""
+    if run.status not in ("kernel_died", "limit_exceeded", "timed_out"):
+        return None
+    killed = [f for f in run.failures if f.kind in ("kernel_died", "limit")
+              or (f.kind == "timeout" and "the kernel was stopped" in f.evalue and "per notebook" not in f.evalue)]
+    return killed[-1].index if killed else None
+
+
+def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_cell, notes) -> NotebookRun:
+    """One re-run in a fresh kernel with the killing cell emptied (numbers stay), within what is left
+    of the notebook's time limit. Its answers are graded; the first run's failures are kept (the
+    killing cell still shows). If it dies again, what it has is kept: no third run."""
+    cell = killing_cell(first)
+    if cell is None:
+        return first
+    what = {"kernel_died": "the kernel died", "limit_exceeded": "a limit stopped the kernel",
+            "timed_out": "the kernel was stopped (time limit)"}[first.status]
+    left = rerun_budget(limits, first.seconds)
+    trimmed = copy.deepcopy(nb)
+    trimmed.cells[cell] = nbformat.v4.new_code_cell("")
+    second = _run_copy(trimmed, first.path, first.task, job, replace(limits, notebook_seconds=left),
+                       data_files, on_cell, notes)
+    seen = {(f.index, f.kind) for f in first.failures}
+    failures = first.failures + tuple(f for f in second.failures if f.index > cell and (f.index, f.kind) not in seen)
+    outcome = ("its answers were graded" if second.payload is not None
+               else f"that run did not give answers either ({second.reason})")
+    # The status stays the first run's: the notebook did not run top to bottom (Part 2's "runs").
+    return replace(second, status=first.status, failures=failures, seconds=round(first.seconds + second.seconds, 3),
+                   reason=first.reason,
+                   # The first run's notes ("output was cut in cell 3") still describe cells the report shows.
+                   notes=first.notes + tuple(n for n in second.notes if n not in first.notes),
+                   tampering=first.tampering + tuple(t for t in second.tampering if t not in first.tampering),
+                   rerun=(f"{what} in cell {cell + 1}; the notebook was run again without cell {cell + 1} "
+                          f"and {outcome}"))
+
+
+def _run_copy(nb, path: Path, task: str, job: KernelJob, limits: Limits, data_files, on_cell, notes) -> NotebookRun:
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         work = scratch / "work"
         (work / "data").mkdir(parents=True)
-        shutil.copyfile(path, work / path.name)
+        # The copy is written from what was read (outputs dropped), never copied from the path again:
+        # a link swapped in after reading is not followed.
+        (work / path.name).write_text(nbformat.writes(nb), encoding="utf-8")
         for name, src in (data_files or {}).items():
             shutil.copyfile(src, work / "data" / name)
         kernel = prepare_kernel(scratch, limits)
@@ -264,8 +472,13 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
         # The per-cell limit, never past the notebook's deadline.
         return max(1, int(min(limits.cell_seconds, deadline - time.monotonic()) + 0.999))
 
+    cells_by_count: dict[int, int] = {}
+
     def on_error(cell, cell_index, execute_reply):
-        failures.append(_failure_from_error(cell_index, execute_reply["content"]))
+        count = execute_reply["content"].get("execution_count")
+        if type(count) is int:
+            cells_by_count[count] = cell_index
+        failures.append(_failure_from_error(cell_index, execute_reply["content"], cells_by_count))
 
     client = _GuardedClient(
         nb, km=kernel.km, timeout_func=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
@@ -301,6 +514,11 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
                 seen = len(failures)
                 by_notebook = deadline - time.monotonic() < limits.cell_seconds
                 client.execute_cell(cell, index)
+                if type(cell.get("execution_count")) is int:
+                    cells_by_count[cell["execution_count"]] = index
+                pip = pip_failure(index, cell) if len(failures) == seen else None
+                if pip is not None:
+                    failures.append(pip)
                 if watchdog.check(disk=True) is not None:
                     raise DeadKernelError("limit")
                 if any(f.kind == "timeout" for f in failures[seen:]) and not _responsive(

@@ -115,6 +115,17 @@ def _plain_item(v: Any, depth: int) -> bool:
             or _plain_dict(v, depth + 1))
 
 
+def _failed_definer(run: NotebookRun, name: str) -> str:
+    """Why a name is missing when the cell that defines it failed: ": cell 12, which defines it,
+    failed (ValueError: ...)"; "" when no failing cell defines it."""
+    index = run.assigned_in.get(name)
+    failure = next((f for f in run.failures if f.index == index), None) if index is not None else None
+    if failure is None:
+        return ""
+    evalue = " ".join(failure.evalue.split())[:160]
+    return f": cell {index + 1}, which defines it, failed ({failure.ename}{': ' + evalue if evalue else ''})"
+
+
 def read_answers(run: NotebookRun, request: Request) -> Answers:
     """Answers of one run. Every requested name is either a Value or has a reason in `missing`."""
     payload = run.payload if isinstance(run.payload, dict) else {}
@@ -126,7 +137,7 @@ def read_answers(run: NotebookRun, request: Request) -> Answers:
     values, missing = {}, {}
     for name in request.names:
         if name not in raw_values:
-            missing[name] = f"`{name}` is not defined when the notebook has run"
+            missing[name] = f"`{name}` is not defined" + (_failed_definer(run, name) or " when the notebook has run")
             continue
         parsed = _value(raw_values[name])
         if isinstance(parsed, str):

@@ -34,9 +34,11 @@ class Submission:
     ignored: tuple[str, ...] = ()
     """Files in the folder that the contract does not name (relative paths)."""
     notes: tuple[str, ...] = ()
-    """Problems found while discovering (e.g. level taken from --default-level)."""
+    """Informational lines from discovery (level taken from --default-level, a renamed file
+    accepted as H3P1)."""
     attention: tuple[str, ...] = ()
-    """Discovery problems an instructor must look at (a link, an unrecognised notebook)."""
+    """Discovery problems an instructor must look at (a symbolic link, an unrecognised notebook in a
+    folder that lacks a task's notebook, several candidates for one task)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class CellFailure:
     """A cell that did not complete normally. The notebook went on after it."""
 
     index: int
-    """0-based index of the cell in the notebook."""
+    """0-based index of the cell in the notebook as handed in (markdown cells count)."""
     kind: Literal["error", "timeout", "kernel_died", "limit"]
     ename: str
     evalue: str
@@ -54,6 +56,11 @@ class CellFailure:
     """"missing_package", "no_network" or "needs_gpu" when the grading environment is why it failed."""
     hint: str = ""
     """The sentence for the report that goes with the cause."""
+
+    @property
+    def number(self) -> int:
+        """1-based position in the notebook, counting every cell, as the student sees it in Jupyter."""
+        return self.index + 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,9 @@ class NotebookRun:
     """Things the report should mention that are not failures (nbformat 3 upgraded, output cut)."""
     rerun: str = ""
     """What the re-run without a killing cell did, for the report ("" when there was none)."""
+    assigned_in: dict[str, int] = field(default_factory=dict)
+    """Name -> 0-based index (among all cells) of the last code cell that assigns, defines or imports
+    it, from an AST scan of the notebook as read; how a missing answer names the cell that failed."""
     tampering: tuple[str, ...] = ()
     """Signs that the notebook tampered with the grader (static scan of its source, changes the
     kernel-side guard found, a forged answer message); its points are held for an instructor."""

@@ -121,8 +121,8 @@ def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Find
 
 def attention_of(sub: Submission, runs) -> tuple[str, ...]:
     """What an instructor must look at, from the submission and its runs (never from message text)."""
-    if sub.folder is None:
-        return ("no submission folder",)
+    if sub.folder is None:  # a student folder that is a symbolic link says so on sub.attention
+        return tuple(sub.attention) or ("no submission folder",)
     lines = list(sub.attention)
     lines += [f"no {task} notebook was handed in" for task in TASKS if not sub.notebooks.get(task)]
     for run in runs:

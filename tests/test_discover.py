@@ -1,5 +1,8 @@
 """Roster + folders -> submissions; roster problems name the line and the fix."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from grader.discover import find_submissions
@@ -70,3 +73,116 @@ def test_only_selected_students(tmp_path):
     assert [s.student for s in find_submissions(root, only=("bo",))] == ["bo"]
     with pytest.raises(SettingsError, match="no student zed"):
         find_submissions(root, only=("zed",))
+
+
+def _one(tmp_path, *names, extra=()):
+    (tmp_path / "roster.csv").write_text("student,level\nann,undergrad\n")
+    for name in names:
+        path = tmp_path / "ann" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    return find_submissions(tmp_path)[0]
+
+
+@pytest.mark.parametrize("name", ["H3P1 (1).ipynb", "H3P1-Copy1.ipynb", "h3p1_final.ipynb", "H3P1 .ipynb",
+                                  "hw3p1.ipynb", "H3P1_v2.ipynb"])
+def test_saved_name_variants_are_accepted_as_h3p1_with_a_note(tmp_path, name):
+    sub = _one(tmp_path, name)
+    assert [p.name for p in sub.notebooks["H3P1"]] == [name]
+    assert sub.notes == (f"{name} accepted as H3P1 (the contract's name is H3P1.ipynb)",)
+    assert sub.attention == ()
+
+
+def test_exact_name_wins_over_a_variant(tmp_path):
+    sub = _one(tmp_path, "H3P1.ipynb", "H3P1 (1).ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert sub.ignored == ("H3P1 (1).ipynb",)
+
+
+def test_several_variants_are_all_graded_and_need_attention(tmp_path):
+    sub = _one(tmp_path, "H3P1 (1).ipynb", "H3P1-Copy1.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1 (1).ipynb", "H3P1-Copy1.ipynb"]
+    assert sub.attention == ("several notebooks for H3P1 (H3P1 (1).ipynb, H3P1-Copy1.ipynb): each was graded "
+                             "and the better one scored; check which one the student meant",)
+
+
+def test_unrecognised_notebook_where_a_task_is_missing_needs_attention(tmp_path):
+    sub = _one(tmp_path, "H3P1.ipynb", "H3P2T1_torch.ipynb", "regression.ipynb")
+    assert "H3P2T2" not in sub.notebooks
+    assert sub.ignored == ("regression.ipynb",)
+    assert sub.attention == ("no notebook for H3P2T2, but unrecognised notebook(s) regression.ipynb: "
+                             "check whether one of them is the missing task",)
+
+
+def test_notebooks_in_one_subfolder_are_read_with_a_note(tmp_path):
+    sub = _one(tmp_path, "submission/H3P1.ipynb", "submission/H3P2T1_torch.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert [p.name for p in sub.notebooks["H3P2T1"]] == ["H3P2T1_torch.ipynb"]
+    assert sub.notes == ("the notebooks were read from the subfolder submission/",)
+
+
+def test_symbolic_links_are_never_followed(tmp_path):
+    (tmp_path / "roster.csv").write_text("student,level\nann,undergrad\nbo,undergrad\neve,undergrad\nmal,grad\n")
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "H3P1.ipynb").write_text("{}")
+    (tmp_path / "eve").mkdir()
+    (tmp_path / "eve" / "H3P1.ipynb").symlink_to(tmp_path / "ann" / "H3P1.ipynb")
+    (tmp_path / "eve" / "part2").symlink_to(tmp_path / "ann", target_is_directory=True)
+    (tmp_path / "bo").symlink_to(tmp_path / "ann", target_is_directory=True)
+    (tmp_path / "mal").mkdir()
+    mal_target = Path(__file__).parents[1] / "reference" / "H3P2T2_torch.ipynb"
+    (tmp_path / "mal" / "H3P2T2_torch.ipynb").symlink_to(mal_target)
+    subs = {s.student: s for s in find_submissions(tmp_path)}
+    eve, bo, mal = subs["eve"], subs["bo"], subs["mal"]
+    assert eve.notebooks == {} and mal.notebooks == {} and bo.notebooks == {} and bo.folder is None
+    link = f"a symbolic link (to {tmp_path / 'ann' / 'H3P1.ipynb'}); links are not followed, hand in the file itself"
+    assert eve.ignored == (f"H3P1.ipynb: {link}",
+                           f"part2: a symbolic link (to {tmp_path / 'ann'}); links are not followed, "
+                           "hand in the file itself")
+    assert eve.attention == eve.ignored
+    assert mal.attention == (f"H3P2T2_torch.ipynb: a symbolic link (to {mal_target}); links are not followed, "
+                             "hand in the file itself",)
+    assert bo.ignored == (f"bo/: a symbolic link (to {tmp_path / 'ann'}); links are not followed, "
+                          "hand in the file itself",)
+    assert bo.attention == (f"the student folder {bo.ignored[0]}",)
+
+
+@pytest.mark.parametrize("name", ["H3P1.ipynb.ipynb", "Copy of H3P1.ipynb", "Copy of H3P1 (1).ipynb"])
+def test_doubled_extension_and_drive_copies_are_accepted_as_h3p1(tmp_path, name):
+    sub = _one(tmp_path, name)
+    assert [p.name for p in sub.notebooks["H3P1"]] == [name]
+    assert sub.notes == (f"{name} accepted as H3P1 (the contract's name is H3P1.ipynb)",)
+
+
+def test_part2_variant_next_to_a_contract_name_is_graded_too(tmp_path):
+    # One notebook per framework: the misspelt one may be the other framework (and the +5).
+    sub = _one(tmp_path, "H3P2T2_keras.ipynb", "h3p2-t2 torch.ipynb")
+    assert [p.name for p in sub.notebooks["H3P2T2"]] == ["H3P2T2_keras.ipynb", "h3p2-t2 torch.ipynb"]
+    assert sub.ignored == ()
+    assert sub.notes == ("h3p2-t2 torch.ipynb graded as H3P2T2 too (the contract's name is H3P2T2*.ipynb)",)
+
+
+def test_a_mac_zip_subfolder_is_read_and_its_metadata_ignored(tmp_path):
+    sub = _one(tmp_path, "submission/H3P1.ipynb", "__MACOSX/submission/._H3P1.ipynb")
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]
+    assert sub.ignored == ("__MACOSX/submission/._H3P1.ipynb",)
+    assert sub.notes == ("the notebooks were read from the subfolder submission/",)
+    assert sub.attention == ()
+
+
+def test_a_pipe_is_listed_not_read(tmp_path):
+    # Opening a FIFO without a writer blocks: discovery must not hand it on as a notebook.
+    (tmp_path / "roster.csv").write_text("student,level\nann,undergrad\n")
+    (tmp_path / "ann").mkdir()
+    os.mkfifo(tmp_path / "ann" / "H3P1.ipynb")
+    sub = find_submissions(tmp_path)[0]
+    why = "H3P1.ipynb: not a regular file (a pipe, socket or device); hand in the file itself"
+    assert (sub.notebooks, sub.ignored, sub.attention) == ({}, (why,), (why,))
+
+
+def test_folders_nested_too_deep_are_not_read(tmp_path):
+    deep = "/".join(["d"] * 21)
+    sub = _one(tmp_path, "H3P1.ipynb", f"{deep}/x.txt")
+    why = f"{deep}/: nested more than 20 folders deep, not read"
+    assert sub.ignored == (why,) and sub.attention == (why,)
+    assert [p.name for p in sub.notebooks["H3P1"]] == ["H3P1.ipynb"]

@@ -46,7 +46,41 @@ def test_read_notebook_too_large(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "MAX_NOTEBOOK_BYTES", 100)
     nb, problem = execute.read_notebook(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
     assert nb is None
-    assert "clear the outputs" in problem
+    assert problem.startswith("the notebook's cells are ")
+    assert problem.endswith(" without their outputs (limit 100 bytes); remove the data pasted into cells and "
+                            "hand it in again")
+
+
+def test_saved_outputs_do_not_count_against_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "MAX_NOTEBOOK_BYTES", 2000)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "A" * 100_000})]
+    read, problem = execute.read_notebook(_write(tmp_path, nbformat.writes(nb)))
+    assert problem == "" and read.cells[0].outputs == []
+
+
+def test_raw_file_has_a_hard_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute, "MAX_RAW_BYTES", 100)
+    nb, problem = execute.read_notebook(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
+    assert nb is None and "(limit 100 bytes even with outputs); clear the outputs" in problem
+
+
+def test_a_symbolic_link_is_not_read(tmp_path):
+    target = _write(tmp_path, _nb("x = 1"), "other.ipynb")
+    (tmp_path / "H3P1.ipynb").symlink_to(target)
+    nb, problem = execute.read_notebook(tmp_path / "H3P1.ipynb")
+    assert nb is None
+    assert problem == "the file is a symbolic link: links are not followed; hand in the file itself"
+
+
+def test_assigned_in_points_to_the_last_defining_cell():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Q3"),
+        nbformat.v4.new_code_cell("import numpy as np\n%matplotlib inline\nnet1 = None"),
+        nbformat.v4.new_code_cell("def f_nonneg(z):\n    return z\nif True:\n    net1, (a, b) = 1, (2, 3)"),
+        nbformat.v4.new_code_cell("this is not python"),
+    ])
+    assert execute.assigned_in(nb) == {"np": 1, "net1": 2, "f_nonneg": 2, "a": 2, "b": 2}
 
 
 def test_read_notebook_missing_file(tmp_path):
@@ -70,7 +104,8 @@ def test_read_notebook_drops_unknown_cell_types_with_a_note(tmp_path):
          "execution_count": None}]}
     nb, problem, notes = execute.read_notebook_notes(_write(tmp_path, json.dumps(raw)))
     assert problem == ""
-    assert [(c.cell_type, c.source, c.outputs) for c in nb.cells] == [("code", "a = 1\nb = 2", [])]
+    assert [(c.cell_type, c.source) for c in nb.cells] == [("raw", ""), ("code", "a = 1\nb = 2")]
+    assert nb.cells[1].outputs == []
     assert notes == ["cells of unknown type were ignored: 1 ('widget')"]
 
 
@@ -156,11 +191,23 @@ def test_cell_timeout_then_later_cells_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_kernel_death_fails_closed(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "answer = 2")))
+def test_kernel_death_reruns_without_the_killing_cell(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "answer = answer + 1")))
     assert run.status == "kernel_died"
+    assert [(f.number, f.kind) for f in run.failures] == [(2, "kernel_died")]
+    assert answers.values["answer"].value == 2
+    assert run.rerun == "the kernel died in cell 2; the notebook was run again without cell 2 and its answers were graded"
+
+
+@pytest.mark.slow
+def test_kernel_that_dies_again_fails_closed(tmp_path):
+    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "import os; os._exit(2)")))
+    assert run.status == "kernel_died"
+    assert [(f.number, f.kind) for f in run.failures] == [(2, "kernel_died"), (3, "kernel_died")]
     assert run.payload is None
     assert answers.missing == {"answer": "not graded: the kernel died (its process exited or was killed) in cell 2"}
+    assert run.rerun.endswith("did not give answers either (the kernel died (its process exited or was killed) "
+                              "in cell 3)")
 
 
 @pytest.mark.slow
@@ -180,3 +227,105 @@ def test_kernel_is_deterministic_and_single_threaded(tmp_path):
     second = _grade(_write(tmp_path, _nb(cell)))[1].values["answer"].value
     assert first == second
     assert first[3:] == ["1", True]
+
+
+@pytest.mark.parametrize("ename, evalue, tb, cause, hint", [
+    ("ModuleNotFoundError", "No module named 'sklearn'", "", "missing_package",
+     "the grading environment has no package 'scikit-learn' (import sklearn); "
+     "the instructor can add it to environment/requirements.txt"),
+    ("ModuleNotFoundError", "No module named 'cv2.foo'", "", "missing_package",
+     "the grading environment has no package 'opencv-python' (import cv2); "
+     "the instructor can add it to environment/requirements.txt"),
+    ("ImportError", "No module named 'lightgbm'", "", "missing_package",
+     "the grading environment has no package 'lightgbm' (import lightgbm); "
+     "the instructor can add it to environment/requirements.txt"),
+    ("URLError", "<urlopen error [Errno -3] Temporary failure in name resolution>", "", "no_network",
+     execute.NO_NETWORK_HINT),
+    ("gaierror", "[Errno -3] Temporary failure in name resolution", "", "no_network", execute.NO_NETWORK_HINT),
+    ("Exception", "URL fetch failure on https://storage.googleapis.com/mnist.npz", "", "no_network",
+     execute.NO_NETWORK_HINT),
+    ("AssertionError", "Torch not compiled with CUDA enabled", "", "needs_gpu", execute.NO_GPU_HINT),
+    ("RuntimeError", "Found no NVIDIA driver on your system.", "", "needs_gpu", execute.NO_GPU_HINT),
+    ("ValueError", "shapes (3,) and (4,) not aligned", "", "", ""),
+    ("ImportError", "cannot import name 'foo' from 'numpy'", "", "", ""),
+], ids=["sklearn", "cv2-submodule", "unknown-package", "urlerror", "gaierror", "keras-download", "cuda",
+        "nvidia", "plain-error", "import-name"])
+def test_failure_cause(ename, evalue, tb, cause, hint):
+    assert execute.failure_cause(ename, evalue, tb) == (cause, hint)
+
+
+def test_failed_pip_install_is_recorded_as_no_network():
+    cell = nbformat.v4.new_code_cell("!pip install lightgbm")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+        "WARNING: Retrying ... Failed to establish a new connection: [Errno -3] Temporary failure\n"
+        "ERROR: Could not find a version that satisfies the requirement lightgbm\n"))]
+    failure = execute.pip_failure(4, cell)
+    assert (failure.index, failure.number, failure.kind, failure.ename, failure.cause) == (
+        4, 5, "error", "pip install", "no_network")
+    assert failure.evalue == ("WARNING: Retrying ... Failed to establish a new connection: "
+                              "[Errno -3] Temporary failure")
+
+
+def test_successful_pip_install_is_no_failure():
+    cell = nbformat.v4.new_code_cell("%pip install numpy")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Requirement already satisfied: numpy\n")]
+    assert execute.pip_failure(0, cell) is None
+
+
+def test_missing_name_says_which_failing_cell_defines_it():
+    from grader.model import CellFailure, NotebookRun
+    run = NotebookRun(Path("H3P1.ipynb"), "H3P1", "ok", payload={"values": {}},
+                      failures=(CellFailure(11, "error", "ValueError", "bad\nshape", "tb"),),
+                      assigned_in={"net1": 11, "net2": 12})
+    answers = extract.read_answers(run, Request(names=("net1", "net2")))
+    assert answers.missing == {"net1": "`net1` is not defined: cell 12, which defines it, failed (ValueError: bad shape)",
+                               "net2": "`net2` is not defined when the notebook has run"}
+
+
+def test_rerun_budget_is_what_is_left_but_never_less_than_a_fair_share():
+    assert execute.rerun_budget(Limits(notebook_seconds=900), 100) == 800
+    assert execute.rerun_budget(Limits(notebook_seconds=900), 890) == 60
+    assert execute.rerun_budget(Limits(notebook_seconds=10), 9) == 5
+
+
+def test_tracebacks_name_cells_by_their_place_in_the_notebook():
+    text = "Cell In[3], line 2\n----> 2 f()\nCell In[1], line 4, in f()\nCell In[9], line 1"
+    assert execute.number_cells(text, {1: 2, 3: 6}) == (
+        "cell 7, line 2\n----> 2 f()\ncell 3, line 4, in f()\nCell In[9], line 1")
+
+
+@pytest.mark.slow
+def test_failures_are_numbered_as_in_jupyter_and_classified(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Part 1"),
+        nbformat.v4.new_code_cell("def f():\n    raise ValueError('boom')"),
+        nbformat.v4.new_markdown_cell("call it"),
+        nbformat.v4.new_code_cell("f()"),
+        nbformat.v4.new_code_cell("import surely_not_installed_pkg"),
+    ])
+    run, _ = _grade(_write(tmp_path, nbformat.writes(nb)))
+    assert [(f.number, f.ename, f.cause) for f in run.failures] == [
+        (4, "ValueError", ""), (5, "ModuleNotFoundError", "missing_package")]
+    assert "cell 4, line 1" in run.failures[0].traceback and "cell 2, line 2, in f()" in run.failures[0].traceback
+    assert "Cell In[" not in run.failures[0].traceback
+
+
+def test_rerun_keeps_the_first_runs_failures_and_notes(tmp_path, monkeypatch):
+    # Recorded runs instead of kernels: the first dies in cell 2, the re-run (cell 2 emptied) answers.
+    from grader.model import CellFailure, NotebookRun
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (
+        "answer = 1", "import os; os._exit(1)", "answer = 2")])
+    first = NotebookRun(Path("H3P1.ipynb"), "H3P1", "kernel_died", seconds=3.0,
+                                reason="the kernel died (its process exited or was killed) in cell 2",
+                                failures=(CellFailure(1, "kernel_died", "DeadKernel", "died", ""),),
+                                notes=("output was cut to 1 MiB in cell(s) 1",))
+    second = NotebookRun(Path("H3P1.ipynb"), "H3P1", "ok", seconds=2.0, payload={"values": {}},
+                                 notes=("nbformat 3 was upgraded",))
+    seen = []
+    monkeypatch.setattr(execute, "_run_copy", lambda trimmed, *a: seen.append(trimmed) or second)
+    run = execute._rerun_without(first, nb, None, Limits(), None, None, [])
+    assert [c.source for c in seen[0].cells] == ["answer = 1", "", "answer = 2"]
+    assert (run.status, run.failures, run.payload, run.seconds) == ("kernel_died", first.failures, {"values": {}}, 5.0)
+    assert run.notes == ("output was cut to 1 MiB in cell(s) 1", "nbformat 3 was upgraded")
+    assert run.rerun == ("the kernel died in cell 2; the notebook was run again without cell 2 "
+                         "and its answers were graded")

@@ -46,7 +46,7 @@ def render(result: StudentResult) -> str:
             lines += [f"  - note: {note}" for note in run.notes]
             lines += [f"  - {run.rerun}"] if run.rerun else []
             for f in run.failures:
-                lines += [f"  - cell {f.index + 1} failed ({f.kind}): {f.ename}: {f.evalue}"]
+                lines += [f"  - cell {f.number} failed ({f.kind}): {f.ename}: {f.evalue}"]
                 lines += [f"    {f.hint}"] if f.hint else []
                 if f.traceback:
                     lines += ["", "    ```", *("    " + row for row in f.traceback.splitlines()), "    ```", ""]
