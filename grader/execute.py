@@ -42,7 +42,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from . import integrity
 from .extract import setup_code
 from .kernel_guard import KEY_TARGET, TARGET  # constants only: kernel_guard's functions run in the kernel
-from .model import CellFailure, KernelJob, NotebookRun
+from .model import PIP_ENAME, CellFailure, KernelJob, NotebookRun
 from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -281,7 +281,7 @@ def pip_failure(index: int, cell) -> CellFailure | None:
     if sign is None:
         return None
     line = next((ln for ln in out.splitlines() if sign in ln), sign)
-    return CellFailure(index, "error", "pip install", _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
+    return CellFailure(index, "error", PIP_ENAME, _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
                        "no_network", NO_NETWORK_HINT)
 
 
