@@ -42,7 +42,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from . import integrity
 from .extract import setup_code
 from .kernel_guard import KEY_TARGET, TARGET  # constants only: kernel_guard's functions run in the kernel
-from .model import CellFailure, KernelJob, NotebookRun
+from .model import PIP_ENAME, CellFailure, KernelJob, NotebookRun
 from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -282,9 +282,8 @@ def pip_failure(index: int, cell) -> CellFailure | None:
     """A `!pip install` line does not raise when it fails; its output says so. Recorded as a
     failure with cause no_network so the report explains it (it is not a raising cell). Whatever
     pip's reason, the student's fix is the same: the grader installs nothing."""
-    source = str(cell.get("source", ""))
-    if not PIP_LINE.search(source):
-        return download_failure(index, source, ANSI.sub("", _stream_text(cell)))
+    if not PIP_LINE.search(str(cell.get("source", ""))):
+        return None
     out = ANSI.sub("", _stream_text(cell))
     sign = next((s for s in NETWORK_SIGNS if s in out), None)
     if sign is not None:
@@ -293,24 +292,26 @@ def pip_failure(index: int, cell) -> CellFailure | None:
         line = found.group(0)
     else:
         return None
-    return CellFailure(index, "error", "pip install", _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
+    return CellFailure(index, "error", PIP_ENAME, _one_line(line, 300), trim_traceback(out.splitlines()[-6:]),
                        "no_network", NO_NETWORK_HINT)
 
 
 DOWNLOAD_LINE = re.compile(r"^\s*!\s*(wget|curl|git\s+clone|gdown|kaggle)\b", re.M)
 
 
-def download_failure(index: int, source: str, out: str) -> CellFailure | None:
+def download_note(index: int, cell) -> str | None:
     """`!wget URL` (Colab's way to fetch data) does not raise either: without network, or without
-    the tool, its output says so. The data is in data/, which the hint says."""
-    command = DOWNLOAD_LINE.search(source)
+    the tool, its output says so. A note, not a CellFailure: the cell raised nothing and ran on the
+    student's machine, so it must not cost Part 2's "runs" item (like PIP_ENAME's failures)."""
+    command = DOWNLOAD_LINE.search(str(cell.get("source", "")))
     if command is None:
         return None
+    out = ANSI.sub("", _stream_text(cell))
     line = next((ln for ln in out.splitlines() if any(s in ln for s in NETWORK_SIGNS) or ": not found" in ln), None)
     if line is None:
         return None
-    return CellFailure(index, "error", "!" + " ".join(command.group(1).split()), _one_line(line, 300),
-                       trim_traceback(out.splitlines()[-6:]), "no_network", NO_NETWORK_HINT)
+    return (f"cell {index + 1}: !{' '.join(command.group(1).split())} did not download ({_one_line(line, 200)}); "
+            f"{NO_NETWORK_HINT}")
 
 
 def _content_bytes(content: dict) -> int:
@@ -550,6 +551,8 @@ def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> No
                 pip = pip_failure(index, cell) if len(failures) == seen else None
                 if pip is not None:
                     failures.append(pip)
+                elif (download := download_note(index, cell)) is not None:
+                    notes = [*notes, download]
                 if watchdog.check(disk=True) is not None:
                     raise DeadKernelError("limit")
                 if any(f.kind == "timeout" for f in failures[seen:]) and not _responsive(

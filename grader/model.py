@@ -41,6 +41,11 @@ class Submission:
     folder that lacks a task's notebook, several candidates for one task)."""
 
 
+PIP_ENAME = "pip install"
+"""CellFailure.ename of a `!pip install` line that failed for lack of network: recorded for the
+report, but the cell raised nothing, so no check counts it as a failing cell."""
+
+
 @dataclass(frozen=True)
 class CellFailure:
     """A cell that did not complete normally. The notebook went on after it."""

@@ -239,8 +239,8 @@ def grade_class(settings: Settings, fresh: bool = False,
         if entry.traceback:
             outcome.errors.append(entry.student)
             traces.append(f"{entry.line}\n{entry.traceback}")
+    report.write_errors(Path(settings.out), traces)
     if traces:
-        report.write_errors(Path(settings.out), traces)
         progress(f"the grader failed on {len(traces)} student(s): see {Path(settings.out) / report.ERRORS_LOG}")
     outcome.graded = [s.student for s, _ in todo]
     # The gradebook covers the whole class, also students graded by earlier (--student) runs.

@@ -40,62 +40,6 @@ THREAD_ENV = {
     "TF_NUM_INTEROP_THREADS": "1",
 }
 
-# Seeds and settings applied in the kernel before the student's first cell. Torch, TensorFlow and
-# Keras are seeded right after the student imports them (importing them up front would cost every
-# Part 1 notebook 3 s).
-SETUP_CODE = r'''
-def _grader_setup():
-    import importlib.abc, random, sys
-    random.seed(0)
-    try:
-        import numpy
-        numpy.random.seed(0)
-    except Exception:
-        pass
-
-    def seed(name, module):
-        try:
-            if name == "torch":
-                module.manual_seed(0)
-                module.set_num_threads(1)
-                module.set_num_interop_threads(1)
-            elif name == "tensorflow":
-                module.random.set_seed(0)
-                module.config.threading.set_intra_op_parallelism_threads(1)
-                module.config.threading.set_inter_op_parallelism_threads(1)
-            elif name == "keras":
-                module.utils.set_random_seed(0)
-        except Exception:
-            pass
-
-    class SeedAfterImport(importlib.abc.MetaPathFinder):
-        def find_spec(self, fullname, path, target=None):
-            if fullname not in ("torch", "tensorflow", "keras"):
-                return None
-            sys.meta_path.remove(self)
-            try:
-                import importlib.util
-                spec = importlib.util.find_spec(fullname)
-            finally:
-                sys.meta_path.insert(0, self)
-            if spec is None or spec.loader is None:
-                return spec
-            loader = spec.loader
-            exec_module = loader.exec_module
-
-            def exec_and_seed(module, _exec=exec_module, _name=fullname):
-                _exec(module)
-                seed(_name, module)
-            loader.exec_module = exec_and_seed
-            return spec
-
-    sys.meta_path.insert(0, SeedAfterImport())
-_grader_setup()
-del _grader_setup
-'''
-
-
-
 
 @dataclass(frozen=True)
 class Limits:

@@ -60,6 +60,7 @@ def test_a_grader_error_exits_3_is_on_the_attention_list_and_is_graded_again(tmp
     monkeypatch.setattr(pipeline, "grade_student", real)
     assert main(["run", str(subs), "--out", str(out)]) == 0
     assert "skipping 1 student(s)" in capsys.readouterr().err  # bo was current, ann graded again
+    assert not (out / "grader-errors.log").exists()
     assert json.loads((out / "ann" / "report.json").read_text())["attention"][0] == "no H3P1 notebook was handed in"
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..extract import numbers, to_float
-from ..model import Answers, Finding, HiddenSet, NotebookRun, Request
+from ..model import PIP_ENAME, Answers, Finding, HiddenSet, NotebookRun, Request
 
 T1, T2 = "H3P2T1", "H3P2T2"
 NAMES = {
@@ -332,16 +332,19 @@ def _fallback(data: dict, n: int) -> np.ndarray | None:
 
 
 def _runs_finding(run: NotebookRun) -> Finding:
+    # A `!pip install` line that fails for lack of network raised nothing, and ran on the student's
+    # machine: it costs no point (an import that needed it fails on its own and counts).
+    failures = [f for f in run.failures if f.ename != PIP_ENAME]
     problems = []
     if run.status != "ok":
         problems.append(f"the notebook did not finish ({run.status.replace('_', ' ')}"
                         + (f": {run.reason}" if run.reason else "") + ")")
     verbs = {"error": "raised", "timeout": "timed out", "kernel_died": "killed the kernel", "limit": "hit a limit"}
-    for fail in run.failures[:2]:
+    for fail in failures[:2]:
         what = f"{fail.ename}: {fail.evalue}" if fail.kind == "error" else ""
         problems.append(f"cell {fail.index + 1} {verbs.get(fail.kind, 'failed')}" + (f" {what}"[:300] if what else ""))
-    if len(run.failures) > 2:
-        problems.append(f"{len(run.failures) - 2} more cell(s) failed")
+    if len(failures) > 2:
+        problems.append(f"{len(failures) - 2} more cell(s) failed")
     if problems:
         return Finding("runs", "fail", 0.0, "; ".join(problems) + " (cells counted from 1)")
     return Finding("runs", "pass", 1.0, "the notebook ran top to bottom without error")

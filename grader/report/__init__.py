@@ -51,8 +51,12 @@ ERRORS_LOG = "grader-errors.log"
 
 
 def write_errors(out: Path, traces: list[str]) -> None:
-    """The grader's own tracebacks, for whoever maintains it (the terminal gets one line each)."""
-    write_atomic(out / ERRORS_LOG, "\n\n".join(traces) + "\n")
+    """The grader's own tracebacks, for whoever maintains it (the terminal gets one line each);
+    a run without any removes the last run's, so the file never speaks of a fixed failure."""
+    if traces:
+        write_atomic(out / ERRORS_LOG, "\n\n".join(traces) + "\n")
+    else:
+        (out / ERRORS_LOG).unlink(missing_ok=True)
 
 
 def write_class(out: Path, results: list[dict], run_log: list[str]) -> None:

@@ -731,3 +731,16 @@ def test_registry_passes_the_training_set_into_the_request():
     assert sample.shape == (500, 5) and spec["columns"] == ["x1", "x2", "x3", "x4", "x5"]
     assert all((train.X == row).all(axis=1).any() for row in sample[:20])
     assert CHECKERS["H3P1"].request(rubric, None, None).names
+
+
+def test_a_pip_install_line_that_fails_for_lack_of_network_costs_no_point():
+    from grader.checks.part2 import _runs_finding
+    from grader.model import PIP_ENAME, CellFailure, NotebookRun
+
+    pip = CellFailure(0, "error", PIP_ENAME, "ERROR: Could not find a version that satisfies the requirement", "",
+                      cause="no_network", hint="the grader has no network")
+    run = NotebookRun(Path("H3P2T1.ipynb"), "H3P2T1", "ok", failures=(pip,))
+    assert _runs_finding(run).status == "pass"
+    raised = CellFailure(3, "error", "ModuleNotFoundError", "No module named 'xgboost'", "", cause="missing_package")
+    assert _runs_finding(NotebookRun(Path("H3P2T1.ipynb"), "H3P2T1", "ok", failures=(pip, raised))).message == (
+        "cell 4 raised ModuleNotFoundError: No module named 'xgboost' (cells counted from 1)")

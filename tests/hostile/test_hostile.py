@@ -47,9 +47,11 @@ def test_slow_notebook_stops_at_its_limit_and_keeps_earlier_answers(tmp_path):
     "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
 ], ids=["swallows-KeyboardInterrupt", "ignores-SIGINT"])
 def test_loop_that_ignores_interrupt_is_killed(tmp_path, loop):
+    # The notebook limit is far off, so only the cell limit and its ignored interrupt can end this,
+    # however long the kernel took to start on a busy machine.
     started = time.monotonic()
-    run, answers = grade(write_notebook(tmp_path, "answer = 1", loop, "answer = 2"))
-    assert time.monotonic() - started < 20
+    run, answers = grade(write_notebook(tmp_path, "answer = 1", loop, "answer = 2"), replace(TIGHT, notebook_seconds=60))
+    assert time.monotonic() - started < 120
     assert run.status == "timed_out"
     assert run.reason == ("time limit (3 s per cell) exceeded and the interrupt ignored in cell 2; "
                           "the kernel was stopped")
