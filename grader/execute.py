@@ -190,9 +190,14 @@ def missing_package_hint(module: str) -> str:
             "the instructor can add it to environment/requirements.txt")
 
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*$", re.M)
+
+
 def failure_cause(ename: str, evalue: str, traceback: str) -> tuple[str, str]:
     """(cause, hint) when the grading environment explains the failure, else ("", "")."""
-    text = f"{evalue}\n{traceback}"
+    # The exception lines only: the traceback also shows the student's source, and a line such as
+    # `device = "cuda" if torch.cuda.is_available() else "cpu"` in it is no sign of anything.
+    text = "\n".join([evalue, *EXCEPTION_LINE.findall(traceback)])
     if any(sign.lower() in text.lower() for sign in GPU_SIGNS):
         return "needs_gpu", NO_GPU_HINT
     if ename.split(".")[-1] in NETWORK_ENAMES or any(sign in text for sign in NETWORK_SIGNS):

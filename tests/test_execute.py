@@ -363,3 +363,11 @@ def test_a_download_that_worked_is_no_failure():
     cell = nbformat.v4.new_code_cell("!wget https://x.org/data.csv")
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="'data.csv' saved [1024/1024]\n")]
     assert execute.download_note(0, cell) is None
+
+
+def test_the_students_own_source_in_a_traceback_is_no_sign_of_a_gpu():
+    tb = ('Cell 3, line 2\n      1 device = "cuda" if torch.cuda.is_available() else "cpu"\n'
+          '----> 2 x = 1 / 0\nZeroDivisionError: division by zero')
+    assert execute.failure_cause("ZeroDivisionError", "division by zero", tb) == ("", "")
+    gpu = "AssertionError: Torch not compiled with CUDA enabled"
+    assert execute.failure_cause("AssertionError", "Torch not compiled with CUDA enabled", gpu)[0] == "needs_gpu"
