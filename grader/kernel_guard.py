@@ -42,9 +42,6 @@ _WATCHED_MODULES = ("builtins", "json", "numpy", "math", "inspect", "signal", "h
 # IPython (its builtin trap) and ipykernel (input forwarding) swap these in and out of builtins
 # around every cell.
 _IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "_", "__", "___", "__IPYTHON__", "input"}
-# Event callbacks from these packages are the libraries' own (matplotlib-inline flushes figures).
-_KNOWN_CALLBACK_PACKAGES = ("IPython", "ipykernel", "matplotlib", "matplotlib_inline", "ipywidgets",
-                            "tqdm", "seaborn", "pandas", "torch", "keras", "tensorflow", "comm")
 _SEEDED = ("torch", "tensorflow", "keras")
 _MAX_PROBLEMS = 20
 _MISSING = object()
@@ -143,8 +140,8 @@ def _changes(ip, state):
             problems.append(f"sys.modules['{name}'] was replaced")
     for event, cbs in ip.events.callbacks.items():
         for cb in cbs:
-            if cb not in state["callbacks"].get(event, []) and \
-                    _callback_module(cb).split(".")[0] not in _KNOWN_CALLBACK_PACKAGES:
+            # An installed library's own hook (matplotlib-inline flushes figures) is no sign.
+            if cb not in state["callbacks"].get(event, []) and not _installed(cb, state["prefixes"]):
                 problems.append(f"an IPython '{event}' event hook was registered ({_callback_module(cb) or '?'})")
     pub, publish, cls = state["publisher"]
     if ip.display_pub is not pub or type(pub) is not cls or cls.publish is not publish \
