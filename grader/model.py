@@ -202,6 +202,9 @@ class Finding:
     """Share of the item's points earned, 0..1."""
     message: str = ""
     counterexample: dict[str, Any] | None = None
+    """Where the answer was tried and failed: {"point": {...}, "expected": x, "given": y, ...}."""
+    chart: dict[str, Any] | None = None
+    """Numbers a report can plot for this item (see ItemScore.chart); never a hidden row."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,13 @@ class ItemScore:
     message: str = ""
     override: str = ""
     """The instructor's comment when overrides.yaml replaced the checker's points."""
+    counterexample: dict[str, Any] | None = None
+    """Where the answer was tried and failed (the point, the expected and the student's value)."""
+    chart: dict[str, Any] | None = None
+    """What a report plots for the item, one of
+    {"kind": "accuracy", "label": "net1", "value": 0.91, "full": 0.88, "zero": 0.55} or
+    {"kind": "abs_error", "label": "income", "quantiles": [21 floats, 0%..100% by 5%], "mae": 193.0,
+    "full": 400, "zero": 2500}. Summaries only: nothing from which a hidden row can be rebuilt."""
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,10 @@ def _item_score(question, item, max_points, finding, override, absent) -> ItemSc
     if override is not None:
         note = f"instructor: {override.comment} (checker gave {points:g})"
         return ItemScore(question, item, min(override.points, max_points), max_points, "pass"
-                         if override.points >= max_points else "fail", finding.message, note)
-    return ItemScore(question, item, points, max_points, finding.status, finding.message)
+                         if override.points >= max_points else "fail", finding.message, note,
+                         finding.counterexample, finding.chart)
+    return ItemScore(question, item, points, max_points, finding.status, finding.message,
+                     counterexample=finding.counterexample, chart=finding.chart)
 
 
 def score_student(sub: Submission, rubric: Rubric, findings: dict[str, list[Finding]],

@@ -23,7 +23,9 @@ def to_dict(result: StudentResult, fingerprint: str) -> dict:
         "questions": [
             {"id": q.id, "points": q.points, "max_points": q.max_points, "bonus": q.bonus,
              "items": [{"id": i.item, "points": i.points, "max_points": i.max_points, "status": i.status,
-                        "message": i.message, **({"override": i.override} if i.override else {})}
+                        "message": i.message, **({"override": i.override} if i.override else {}),
+                        **({"counterexample": i.counterexample} if i.counterexample else {}),
+                        **({"chart": i.chart} if i.chart else {})}
                        for i in q.items]}
             for q in result.questions
         ],

@@ -81,3 +81,12 @@ def test_attention_lists_what_an_instructor_must_look_at(rubric, tmp_path):
         "cell 2: registers an IPython hook (events.register)",
         "H3P2T1_torch.ipynb: to look at: cell 4: note: runs code it builds at run time (exec of a computed string)",
     )
+
+
+def test_a_counterexample_reaches_report_json(tmp_path, rubric):
+    counter = {"point": {"x1": 0.5}, "expected": 1.25, "given": 2.5}
+    found = {"H3P1": [Finding("dL_dw1", "fail", 0.0, "does not match", counter)]}
+    result = score_student(Submission("ann", "grad", None), rubric, found, {})
+    report.write_student(result, tmp_path, "fp")
+    item = json.loads((tmp_path / "ann" / "report.json").read_text())["questions"][0]["items"][0]
+    assert item["counterexample"] == counter
