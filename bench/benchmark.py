@@ -35,7 +35,7 @@ def main() -> None:
     rubric = load_rubric(ROOT / "rubrics" / "hw3.yaml")
     part1 = CHECKERS["H3P1"]
     request = part1.request(rubric, None)
-    code = extract.kernel_code(request, part1.kernel_sources)
+    code = extract.kernel_code(request, part1.kernel_modules)
     notebook = ROOT / "reference" / "H3P1.ipynb"
 
     run = execute.run_notebook(notebook, "H3P1", code)

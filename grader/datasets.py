@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import HiddenSet
+from .model import TARGET_RANGES, TARGETS, HiddenSet
 
 TRAIN_SEED = 3
 """Seed of the training sets shipped with the handout (reference/data/)."""
@@ -33,8 +33,8 @@ N_HIDDEN = 1000
 
 T1_FEATURES = ("x1", "x2", "x3", "x4", "x5")
 T2_FEATURES = ("x1", "x2", "x3", "x4", "x5")
-T2_TARGETS = ("income", "age")
-T2_RANGES = ((0.0, 10000.0), (0.0, 100.0))
+T2_TARGETS = TARGETS
+T2_RANGES = tuple(TARGET_RANGES.values())
 """Known range of each T2 target, in the order of T2_TARGETS."""
 
 # Population mean and std of each T1 feature (the rule is written on these standardized values).

@@ -40,8 +40,8 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from . import integrity
-from .extract import setup_code
-from .kernel_guard import KEY_TARGET, TARGET  # constants only: kernel_guard's functions run in the kernel
+from .kernel import setup_code
+from .kernel.protocol import KEY_TARGET, TARGET
 from .model import PIP_ENAME, CellFailure, KernelJob, NotebookRun
 from .sandbox import Limits, Trip, Watchdog, describe, kill_tree, prepare_kernel
 

@@ -6,54 +6,35 @@ and shapes we asked for survive, anything else becomes a "missing" reason. Nothi
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
+from . import kernel
+from .kernel.protocol import MAX_CONTAINER, MAX_DEPTH, MAX_KEY, MAX_STR, NONFINITE, VALUE_KINDS
 from .model import Answers, KernelJob, NotebookRun, ProbeResult, Request, Value
 
-KERNEL_SOURCES = ("kernel_side.py",)
-"""Files whose source runs in the kernel; later ones may register extra HANDLERS."""
-MAX_STR = 20_000
-KINDS = {"str", "bool", "int", "float", "list", "dict", "callable", "none", "other"}
-MAX_KEY = 200
-"""Longest dict key accepted (Q2 adjacency dicts have node names as keys)."""
 
-
-def kernel_code(request: Request, sources: tuple[str, ...] = KERNEL_SOURCES) -> KernelJob:
-    """What the kernel needs to answer `request`: the kernel-side sources and the request as data."""
-    here = Path(__file__).parent
-    spec = {
+def request_spec(request: Request) -> dict[str, Any]:
+    """The request as the kernel receives it (JSON data in a comm message)."""
+    return {
         "names": list(request.names),
         "probes": [{**asdict(p), "chain": list(p.chain), "args": list(p.args)} for p in request.probes],
         "extra": request.extra,
     }
-    return KernelJob("\n\n".join((here / name).read_text(encoding="utf-8") for name in sources), spec)
 
 
-def setup_code(job: KernelJob) -> str:
-    """The cell run before the student's first cell: installs kernel_guard with the answer sources,
-    in private namespaces with a private copy of builtins (the signing key follows as a comm)."""
-    guard = (Path(__file__).parent / "kernel_guard.py").read_text(encoding="utf-8")
-    return (
-        "def _grader_setup():\n"
-        "    import builtins\n"
-        "    private = dict(vars(builtins))\n"
-        "    ns = {'__name__': '_hw3_guard', '__builtins__': private}\n"
-        f"    exec(compile({guard!r}, '<grader-guard>', 'exec'), ns)\n"
-        f"    ns['install'](get_ipython(), {job.sources!r}, private)\n"
-        "_grader_setup()\n"
-        "del _grader_setup\n"
-    )
+def kernel_code(request: Request, modules: tuple[str, ...] = ()) -> KernelJob:
+    """What the kernel needs to answer `request`: the kernel-side modules (grader/kernel/: the base
+    ones and the task's handlers, e.g. "part2") and the request as data."""
+    return KernelJob(kernel.sources(modules), request_spec(request))
 
 
 def to_float(x: Any) -> float | None:
     """A JSON number (or "inf"/"-inf"/"nan") as float; None for anything else (bools included)."""
     if type(x) in (int, float):
         return float(x)
-    if x in ("inf", "-inf", "nan"):
+    if x in NONFINITE:
         return float(x)
     return None
 
@@ -72,7 +53,7 @@ def numbers(data: Any) -> list[float] | None:
 
 
 def _value(raw: Any) -> Value | str:
-    if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
+    if not isinstance(raw, dict) or raw.get("kind") not in VALUE_KINDS:
         return "the value could not be read"
     kind, value, tname = raw["kind"], raw.get("value"), str(raw.get("type", ""))[:80]
     if kind == "float":
@@ -96,14 +77,14 @@ def _value(raw: Any) -> Value | str:
 
 
 def _plain_list(value: Any, depth: int = 0) -> bool:
-    if type(value) is not list or depth > 3:
+    if type(value) is not list or depth > MAX_DEPTH:
         return False
     return all(_plain_item(v, depth) for v in value)
 
 
 def _plain_dict(value: Any, depth: int = 0) -> bool:
     # isinstance: the payload arrives as nbformat's NotebookNode, a dict parsed from JSON
-    if not isinstance(value, dict) or depth > 3 or len(value) > 10_000:
+    if not isinstance(value, dict) or depth > MAX_DEPTH or len(value) > MAX_CONTAINER:
         return False
     # None values are allowed: an adjacency dict says {"y": None} for a node without successors
     return all(type(k) is str and len(k) <= MAX_KEY for k in value) and \
@@ -131,8 +112,7 @@ def read_answers(run: NotebookRun, request: Request) -> Answers:
     payload = run.payload if isinstance(run.payload, dict) else {}
     if not payload:
         why = run.reason or "the notebook's answers could not be read"
-        return Answers(run.task, missing={name: f"not graded: {why}" for name in request.names},
-                       extra={})
+        return Answers(run.task, missing={name: f"not graded: {why}" for name in request.names})
     raw_values = payload.get("values") if isinstance(payload.get("values"), dict) else {}
     values, missing = {}, {}
     for name in request.names:
@@ -153,6 +133,13 @@ def read_answers(run: NotebookRun, request: Request) -> Answers:
         if raw.get("ok") is True and numbers(raw.get("value")) is not None:
             probes[key] = ProbeResult(True, raw["value"])
         else:
-            probes[key] = ProbeResult(False, error=str(raw.get("error", "returned something that is not numbers"))[:500])
-    extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
-    return Answers(run.task, values, probes, missing, extra)
+            probes[key] = ProbeResult(False, error=str(raw.get("detail") or "returned something that is not numbers")[:500])
+    observed = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
+    return Answers(run.task, values, probes, missing, observed, _notes(run, request, values))
+
+
+def _notes(run: NotebookRun, request: Request, values: dict) -> tuple[str, ...]:
+    if values:
+        return ()
+    return (f"{run.path.name} defines none of the names {run.task} asks for ({', '.join(request.names[:3])}, "
+            "...): is it the notebook of another task, or saved before its cells were written?",)

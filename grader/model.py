@@ -18,6 +18,10 @@ Status = Literal["pass", "fail", "missing", "error", "review"]
 # Tasks by contract file name; Part 2 tasks may come as several notebooks (one per framework).
 TASKS = ("H3P1", "H3P2T1", "H3P2T2")
 QUESTION_IDS = ("Q1", "Q2", "Q3", "Q4", "Q5", "H3P2T1", "H3P2T2", "bonus_frameworks")
+TARGET_RANGES: dict[str, tuple[float, float]] = {"income": (0.0, 10000.0), "age": (0.0, 100.0)}
+"""The contract's ranges of H3P2T2's outputs (and Q4's Y), in its column order; the rubric's part2
+ranges default to them, the datasets are drawn in them."""
+TARGETS = tuple(TARGET_RANGES)
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,9 @@ class NotebookRun:
 class Value:
     """One answer as it came out of the kernel, already checked for type and size."""
 
-    kind: Literal["str", "bool", "int", "float", "list", "dict", "callable", "none", "other"]
+    kind: Literal["str", "bool", "int", "float", "list", "dict", "callable", "none"]
     value: Any = None
-    """JSON-able value (str/bool/int/float/nested list/dict with str keys); None for callables and others."""
+    """JSON-able value (str/bool/int/float/nested list/dict with str keys); None for callables and None."""
     type_name: str = ""
     """The Python type name seen in the kernel (for messages)."""
 
@@ -130,8 +134,11 @@ class Answers:
     """Probe key -> result of calling a student's callable in the kernel."""
     missing: dict[str, str] = field(default_factory=dict)
     """Answer name -> why it is absent (not defined, too large, kernel died before...)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Task-specific data returned by the kernel (Part 2 introspection)."""
+    observed: dict[str, Any] = field(default_factory=dict)
+    """Handler name -> what a task-specific kernel handler observed (the "part2" introspection), as
+    untrusted JSON: the task's checkers parse it once (checks/part2/observe.py)."""
+    notes: tuple[str, ...] = ()
+    """What the report should say about the answers as a whole (none of the task's names defined)."""
 
 
 @dataclass(frozen=True)
@@ -178,16 +185,14 @@ class Request:
     """Calls to make on answers that turn out to be callables (skipped for other kinds)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Handler name -> JSON spec for task-specific kernel-side handlers (Part 2 introspection)."""
-    timeout: float = 120.0
-    """Seconds the extraction may take in the kernel."""
 
 
 @dataclass(frozen=True)
 class KernelJob:
     """What a notebook's kernel is given to answer the grader's request (see extract.kernel_code)."""
 
-    sources: str
-    """Kernel-side code defining extract(user_ns, request), installed before the student's first cell."""
+    modules: tuple[tuple[str, str], ...]
+    """(name, source) of the grader/kernel/ modules loaded before the student's first cell."""
     request: dict[str, Any]
     """The request as JSON data; it reaches the kernel as data (a comm message), never as code."""
 
@@ -205,6 +210,18 @@ class Finding:
     """Where the answer was tried and failed: {"point": {...}, "expected": x, "given": y, ...}."""
     chart: dict[str, Any] | None = None
     """Numbers a report can plot for this item (see ItemScore.chart); never a hidden row."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One notebook through execute -> extract -> check."""
+
+    run: NotebookRun
+    observed: Any
+    """What its checker judged: Answers (Part 1) or a Part 2 observation (checks/part2/observe.py)."""
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+    """The answers' notes (Answers.notes), for the student's report."""
 
 
 @dataclass(frozen=True)
@@ -286,3 +303,11 @@ class Settings:
     require_sandbox: bool = False
     kernel_python: Path | None = None
     """The interpreter graded kernels run (default: the grader's own, with environment/requirements.txt)."""
+
+    def limits(self):
+        """The sandbox.Limits every notebook of the run gets."""
+        from .sandbox import Limits  # here, not on top: every module imports model, few need psutil
+
+        return Limits(cell_seconds=self.cell_timeout, notebook_seconds=self.timeout,
+                      memory_bytes=int(self.memory_gib * 2**30), require_sandbox=self.require_sandbox,
+                      python=str(self.kernel_python or ""))

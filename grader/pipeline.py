@@ -20,10 +20,10 @@ from typing import Callable
 from . import discover, execute, extract, integrity, report, score
 from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
-from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission
+from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission, TaskResult
 from .report import json as json_report
 from .rubric import Rubric, load_rubric
-from .sandbox import Limits, bwrap_status
+from .sandbox import bwrap_status
 
 try:
     VERSION = metadata.version("hw3-grader")
@@ -125,53 +125,39 @@ def fingerprint(sub: Submission, settings: Settings, overrides: dict) -> str:
     return digest.hexdigest()
 
 
-def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings):
+def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings) -> TaskResult:
     """One notebook through execute -> extract -> check."""
     checks = CHECKERS[task]
     request = checks.request(rubric, hidden, training_set(settings, task))
-    limits = Limits(cell_seconds=settings.cell_timeout, notebook_seconds=settings.timeout,
-                    memory_bytes=int(settings.memory_gib * 2**30), require_sandbox=settings.require_sandbox,
-                    python=str(settings.kernel_python or ""))
-    run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_sources), limits,
+    run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_modules), settings.limits(),
                                training_files(settings, task))
     answers = extract.read_answers(run, request)
-    if run.payload is not None and not answers.values:
-        run = replace(run, notes=run.notes + (
-            f"{path.name} defines none of the names {task} asks for ({', '.join(request.names[:3])}, ...): "
-            f"is it the notebook of another task, or saved before its cells were written?",))
-    return answers, run, integrity.held(checks.check(answers, run, rubric, hidden), run.tampering)
+    observed = checks.observe(answers, run)
+    findings = integrity.held(checks.check(observed, run, rubric, hidden), run.tampering)
+    return TaskResult(run, observed, tuple(findings), answers.notes)
 
 
 def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],
                   overrides: dict) -> StudentResult:
     findings: dict[str, list[Finding]] = {}
-    absent: dict[str, str] = {}
     runs: list[NotebookRun] = []
     notes: list[str] = []
-    graded: dict[str, list] = {}
+    graded: dict[str, list[TaskResult]] = {}
     for task in TASKS:
         paths = sub.notebooks.get(task, ())
         if not paths:
             continue
         results = [run_task(task, path, rubric, hidden.get(task), settings) for path in paths]
-        runs += [run for _, run, _ in results]
+        runs += [r.run for r in results]
+        notes += [note for r in results for note in r.notes]
         graded[task] = results
-        best = max(results, key=lambda r: _task_points(r[2], rubric, task, sub.level))
-        findings[task] = best[2]
-        if len(results) > 1:
-            notes.append(f"{task}: scored {best[1].path.name}, the better of "
-                         + ", ".join(f"{r[1].path.name} ({_task_points(r[2], rubric, task, sub.level):g})"
-                                     for r in results))
+        best, note = score.best_notebook(results, rubric, task, sub.level)
+        findings[task] = list(best.findings)
+        notes += [note] if note else []
     if "bonus_frameworks" in rubric.questions:
         findings["bonus_frameworks"] = [check_frameworks_bonus(graded.get(rubric.frameworks_bonus.task, []), rubric)]
-    if sub.folder is None:
-        absent = {t: "not graded: no submission folder" for t in (*TASKS, "bonus_frameworks")}
+    absent = {t: "not graded: no submission folder" for t in (*TASKS, "bonus_frameworks")} if sub.folder is None else {}
     return score.score_student(sub, rubric, findings, absent, overrides, runs, notes)
-
-
-def _task_points(findings: list[Finding], rubric: Rubric, task: str, level: str) -> float:
-    return sum(score.points_of(findings, rubric, q, level) for q, spec in rubric.questions.items()
-               if score.source_of(q, spec) == task)
 
 
 def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:

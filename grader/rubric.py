@@ -5,6 +5,7 @@ Every setting is declared once here with its type and meaning; unknown keys are 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -12,9 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RubricError
-from .model import QUESTION_IDS
-
-LEVELS = ("undergrad", "grad")
+from .model import LEVELS, QUESTION_IDS, TARGET_RANGES, TARGETS, Level
 
 
 class _Strict(BaseModel):
@@ -36,7 +35,7 @@ class Question(_Strict):
     task: str
     """Notebook task that answers it (H3P1, H3P2T1, H3P2T2); bonus_frameworks uses its own rule."""
     points: LevelPoints
-    bonus_for: tuple[Literal["undergrad", "grad"], ...] = ()
+    bonus_for: tuple[Level, ...] = ()
     """Levels for which the question is a bonus on top of max_total."""
     items: dict[str, LevelPoints]
     """Item id (the contract's answer name where one exists) -> points; must add up to points."""
@@ -85,6 +84,116 @@ class FrameworksBonus(_Strict):
     frameworks: tuple[str, ...] = ("torch", "keras")
 
 
+# Part 2 (`part2:`): bars calibrated on the reference solutions, and the probes' settings.
+
+
+class Bar(_Strict):
+    """Linear partial credit: full marks at `full` or better, none at `zero` or worse."""
+
+    full: float
+    zero: float
+
+    def fraction(self, value: float) -> float:
+        if not math.isfinite(value):
+            return 0.0
+        share = (value - self.zero) / (self.full - self.zero)
+        return round(min(1.0, max(0.0, share)), 4)
+
+
+class AccuracyBar(Bar):
+    full: float = Field(ge=0, le=1)
+    zero: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.full > self.zero:
+            raise ValueError(f"full ({self.full:g}) must be above zero ({self.zero:g}) for an accuracy")
+        return self
+
+
+class ErrorBar(Bar):
+    full: float = Field(ge=0)
+    zero: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.full < self.zero:
+            raise ValueError(f"full ({self.full:g}) must be below zero ({self.zero:g}) for an error")
+        return self
+
+
+class AccuracyBars(_Strict):
+    net1: AccuracyBar = AccuracyBar(full=0.88, zero=0.55)
+    net2: AccuracyBar = AccuracyBar(full=0.88, zero=0.55)
+
+
+class MaeBars(_Strict):
+    income: ErrorBar = ErrorBar(full=400, zero=2500)
+    age: ErrorBar = ErrorBar(full=4, zero=25)
+
+
+class Ranges(_Strict):
+    income: tuple[float, float] = TARGET_RANGES["income"]
+    age: tuple[float, float] = TARGET_RANGES["age"]
+
+    @model_validator(mode="after")
+    def _order(self):
+        for name in TARGETS:
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise ValueError(f"{name}: the low end ({lo:g}) must be below the high end ({hi:g})")
+        return self
+
+    def of(self, j: int) -> tuple[float, float]:
+        return getattr(self, TARGETS[j])
+
+
+class T1Params(_Strict):
+    accuracy: AccuracyBars = AccuracyBars()
+    """Hidden-set accuracy bars per net."""
+    max_std_ratio: float = Field(10.0, gt=1)
+    """preprocess(X_train): the largest column std may be at most this many times the smallest."""
+    train_rows: int = Field(500, ge=10)
+    """Training rows sent into the kernel to observe preprocess: a sample drawn with the rubric's seed
+    from the grader's own copy of the training CSV (500 of 2000 keep the request small)."""
+    probe_scales: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0, -1000.0)
+    """Preprocessed rows are multiplied by these to tell logits from bounded outputs."""
+    probe_rows: int = Field(64, ge=1)
+    prob_tol: float = Field(1e-4, ge=0)
+    """Slack around [0, 1] for 'probability' outputs (float32 rounding)."""
+    sum_tol: float = Field(1e-3, ge=0)
+    """Slack on 'rows sum to 1' (softmax) and 'logsumexp is 0' (log-softmax)."""
+
+
+class T2Params(_Strict):
+    mae: MaeBars = MaeBars()
+    """Hidden-set mean absolute error bars per output."""
+    ranges: Ranges = Ranges()
+    range_tol: float = Field(1e-4, ge=0)
+    """Slack on the ranges, as a share of each range's width."""
+    extreme_scales: tuple[float, ...] = (1e3, -1e3, 1e6, -1e6, -1.0)
+    """The hidden features are multiplied by these; predictions must stay in range for each."""
+    normalized_max_abs: float = Field(10.0, gt=0)
+    """The model's raw outputs count as normalized when no |value| exceeds this."""
+    match_rtol: float = Field(1e-3, ge=0)
+    match_atol: float = Field(1e-4, ge=0)
+    """predict(X) vs denormalize_output(outputs): absolute slack as a share of each range's width."""
+    roundtrip_rows: int = Field(50, ge=2)
+
+
+class Part2Params(_Strict):
+    """The rubric's `part2:` section. Every key has a default; unknown keys are errors."""
+
+    seconds_per_call: float = Field(30.0, gt=0)
+    """Limit on each call of the student's code made by the probes."""
+    budget: float = Field(240.0, gt=0)
+    """Limit on all the probes of one notebook together."""
+    unknown_loss_fraction: float = Field(0.5, ge=0, le=1)
+    """Provisional share for a loss the grader does not recognise (the item goes to review)."""
+    H3P2T1: T1Params = T1Params()
+    H3P2T2: T2Params = T2Params()
+
+
 class Checks(_Strict):
     Q1: Q1Params
     Q4: Q4Params
@@ -100,8 +209,8 @@ class Rubric(_Strict):
     keywords: dict[str, tuple[tuple[str, ...], ...]]
     """Free-text answer -> groups of synonyms; the share of groups mentioned gives provisional points."""
     frameworks_bonus: FrameworksBonus = FrameworksBonus()
-    part2: dict | None = None
-    """Part 2 settings (bars, probes); validated by the Part 2 checkers' own model."""
+    part2: Part2Params = Part2Params()
+    """Part 2 settings (bars, probes)."""
 
     @model_validator(mode="after")
     def _known_questions(self):
@@ -116,9 +225,6 @@ class Rubric(_Strict):
                     f"{self.max_total.of(level):g}"
                 )
         return self
-
-    def item_points(self, question: str, item: str, level: str) -> float:
-        return self.questions[question].items[item].of(level)
 
 
 def load_rubric(path: str | Path) -> Rubric:
@@ -139,12 +245,6 @@ def load_rubric(path: str | Path) -> Rubric:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         raise _first_problem(path, exc.errors())
-    from .checks.part2 import part2_params  # its schema lives with its checker
-
-    try:
-        part2_params(rubric)
-    except ValueError as exc:
-        raise RubricError(path, "key part2", str(exc).removeprefix("rubric "), "correct this value")
     return rubric
 
 
@@ -152,7 +252,7 @@ def _first_problem(path: Path, errors: list[dict]) -> RubricError:
     """One actionable line: an unknown key (a typo) explains the 'missing' error that comes with it."""
     errors = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")
     err = errors[0]
-    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
     fix = {"missing": "add this key"}.get(err["type"], "correct this value")
     if err["type"] == "extra_forbidden":

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import GraderError
 from . import integrity
-from .model import QUESTION_IDS, TASKS, Finding, ItemScore, NotebookRun, QuestionScore, StudentResult, Submission
+from .model import QUESTION_IDS, TASKS, Finding, ItemScore, NotebookRun, QuestionScore, StudentResult, Submission, TaskResult
 from .rubric import Rubric
 
 
@@ -72,10 +72,26 @@ def source_of(qid: str, spec) -> str:
     return "bonus_frameworks" if qid == "bonus_frameworks" else spec.task
 
 
-def points_of(findings: list[Finding], rubric: Rubric, question: str, level: str) -> float:
+def points_of(findings, rubric: Rubric, question: str, level: str) -> float:
     """Points a list of findings earns for one question (used to pick the better of two notebooks)."""
     items = rubric.questions[question].items
     return sum(f.fraction * items[f.item].of(level) for f in findings if f.item in items)
+
+
+def task_points(findings, rubric: Rubric, task: str, level: str) -> float:
+    return sum(points_of(findings, rubric, q, level) for q, spec in rubric.questions.items()
+               if source_of(q, spec) == task)
+
+
+def best_notebook(results: list[TaskResult], rubric: Rubric, task: str, level: str) -> tuple[TaskResult, str]:
+    """The notebook a task is scored from when a student hands in several (one per framework): the
+    one worth more points (the first on a tie), and the note that says so ("" for one notebook)."""
+    points = [task_points(r.findings, rubric, task, level) for r in results]
+    best = results[points.index(max(points))]
+    if len(results) == 1:
+        return best, ""
+    return best, (f"{task}: scored {best.run.path.name}, the better of "
+                  + ", ".join(f"{r.run.path.name} ({p:g})" for r, p in zip(results, points)))
 
 
 def rounded(points: float) -> float:

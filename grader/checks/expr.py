@@ -17,16 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from ..kernel.activations import sigmoid
+
 MAX_LENGTH = 2000
 MAX_DEPTH = 200
 """Deepest AST nesting accepted (a sum of n terms is n deep); keeps recursion far from Python's limit."""
-
-
-def stable_sigmoid(z):
-    # exp(-|z|) never overflows; both branches agree where they meet.
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _max(*args):
@@ -80,7 +75,7 @@ _MATH: dict[str, tuple[Callable, Callable, range]] = {
     "sign": (sympy.sign, np.sign, _ONE),
     "Heaviside": (sympy.Heaviside, _heaviside, _TWO),
     "DiracDelta": (sympy.DiracDelta, _dirac_delta, _ONE),
-    "sigmoid": (sympy.Function("sigmoid"), stable_sigmoid, _ONE),
+    "sigmoid": (sympy.Function("sigmoid"), sigmoid, _ONE),
     "softplus": (sympy.Function("softplus"), lambda z: np.logaddexp(0.0, z), _ONE),
     "relu": (sympy.Function("relu"), lambda z: np.maximum(z, 0.0), _ONE),
     "max": (sympy.Max, _max, range(2, 9)),

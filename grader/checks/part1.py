@@ -20,9 +20,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..extract import numbers
-from ..model import Answers, Finding, Probe, Request, Value
+from ..model import TARGET_RANGES, Answers, Finding, Probe, Request, Value
 from ..rubric import Q1Params, Rubric
-from .expr import ExprError, evaluate, parse_answer, stable_sigmoid
+from ..kernel import activations
+from .expr import ExprError, evaluate, parse_answer
 
 PART1_QUESTIONS = ("Q1", "Q2", "Q3", "Q4", "Q5")
 
@@ -54,7 +55,8 @@ _FUNCTION_FOR_DERIVATIVE = (("df1", "f1"), ("df2", "f2"), ("df3", "f3"))
 
 Q2_CORE = ("x", "h", "z", "y")
 Q2_EDGES = (("x", "h"), ("x", "z"), ("h", "y"))
-Q4_EXTREMES = ((0.0, 0.0), (10000.0, 100.0), (0.0, 100.0), (10000.0, 0.0))
+(_INCOME_LO, _INCOME_HI), (_AGE_LO, _AGE_HI) = TARGET_RANGES.values()
+Q4_EXTREMES = ((_INCOME_LO, _AGE_LO), (_INCOME_HI, _AGE_HI), (_INCOME_LO, _AGE_HI), (_INCOME_HI, _AGE_LO))
 Q5_RANGE_TOL = 1e-9
 
 # Independent random streams per question: default_rng([rubric.seed, stream]).
@@ -207,21 +209,10 @@ class Q1Group:
     """Derivative name -> (diagnosis, values) of expressions off by one chain-rule mistake."""
 
     def functions(self) -> dict[str, Callable]:
-        table = _numpy_activations()
+        table = activations.table()
         out = {f"f{i + 1}": table[f] for i, f in enumerate(self.f)}
         out |= {f"df{i + 1}": table[f"d_{f}"] for i, f in enumerate(self.f)}
         return out
-
-
-def _numpy_activations() -> dict[str, Callable]:
-    """The grader's copy of the kernel's activation table (kernel_side._activations)."""
-    return {
-        "sigmoid": stable_sigmoid, "tanh": np.tanh, "softplus": lambda z: np.logaddexp(0.0, z),
-        "sin": np.sin, "identity": lambda z: z * 1.0,
-        "d_sigmoid": lambda z: stable_sigmoid(z) * (1.0 - stable_sigmoid(z)),
-        "d_tanh": lambda z: 1.0 - np.tanh(z) ** 2, "d_softplus": stable_sigmoid, "d_sin": np.cos,
-        "d_identity": lambda z: z * 0.0 + 1.0,
-    }
 
 
 def _activation_triples(activations: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
@@ -561,7 +552,7 @@ def q2_points(seed: int, n: int = 20) -> dict[str, np.ndarray]:
     is the 0 it is."""
     x = np.random.default_rng([seed, _STREAM_Q2]).uniform(-2, 2, n)
     h = 2 * x + 1
-    return {"x": _read_only(x), "h": _read_only(h), "z": _read_only(x ** 2), "y": _read_only(stable_sigmoid(h))}
+    return {"x": _read_only(x), "h": _read_only(h), "z": _read_only(x ** 2), "y": _read_only(activations.sigmoid(h))}
 
 
 def _dy_dz_item(name: str, value: Value, answers: Answers, rubric: Rubric) -> Finding:
@@ -659,7 +650,7 @@ def _activation_name(text: str) -> str:
 def q4_targets(seed: int, samples: int) -> np.ndarray:
     """Y (samples + 4, 2): income uniform 0..10000, age uniform 0..100, then the corner rows."""
     rng = np.random.default_rng([seed, _STREAM_Q4])
-    y = np.column_stack([rng.uniform(0, 10000, samples), rng.uniform(0, 100, samples)])
+    y = np.column_stack([rng.uniform(_INCOME_LO, _INCOME_HI, samples), rng.uniform(_AGE_LO, _AGE_HI, samples)])
     return _read_only(np.vstack([y, np.array(Q4_EXTREMES)]))
 
 

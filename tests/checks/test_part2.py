@@ -1,13 +1,14 @@
-"""Part 2 introspection (grader/kernel_part2.py) and checkers (grader/checks/part2.py), on tiny models
+"""Part 2 introspection (grader/kernel/part2.py) and checkers (grader/checks/part2/), on tiny models
 built here, without a notebook or a kernel.
 
-The kernel-side sources run in-process in one namespace, the way extract.py runs them in the kernel;
-their result goes through json.dumps/loads (as it would through the kernel's display message) into
-Answers, and the checkers judge it.
+The kernel-side modules are loaded in-process by the loader the kernel's setup cell uses; their result
+goes through json.dumps/loads (as it would through the answer channel) into Answers, is observed and
+judged.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -17,11 +18,34 @@ import pytest
 import torch
 import yaml
 
+from grader import kernel
 from grader.checks import part2 as P
-from grader.model import Answers, CellFailure, Finding, HiddenSet, NotebookRun
+from grader.checks.part2.observe import framework_of
+from grader.errors import RubricError
+from grader.model import Answers, CellFailure, Finding, HiddenSet, NotebookRun, TaskResult
+from grader.rubric import Part2Params, Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = (ROOT / "grader" / "kernel_side.py", ROOT / "grader" / "kernel_part2.py")
+BASE = yaml.safe_load((ROOT / "rubrics" / "hw3.yaml").read_text(encoding="utf-8"))
+
+
+def rubric_with(part2=None) -> Rubric:
+    """The course rubric with a `part2:` section of defaults changed by `part2` (a dict), or a Rubric."""
+    if isinstance(part2, Rubric):
+        return part2
+    data = copy.deepcopy(BASE)
+    data["part2"] = Part2Params.model_validate(part2 or {}).model_dump()
+    return Rubric.model_validate(data)
+
+
+def check(task, answers, run, part2=None, hidden=None) -> list[Finding]:
+    observed = P.observe_notebook(task, answers, run)
+    return P.check_part2(task, observed, run, rubric_with(part2), hidden)
+
+
+def framework(answers: Answers) -> str | None:
+    return framework_of(P.observe_notebook(answers.task, answers, NotebookRun(Path("x.ipynb"), answers.task, "ok")).observation)
+
 
 N = 200
 _rng = np.random.default_rng(7)
@@ -43,10 +67,7 @@ OK_RUN2 = NotebookRun(Path("H3P2T2_torch.ipynb"), "H3P2T2", "ok")
 
 @pytest.fixture(scope="module")
 def handler():
-    ns = {"__name__": "_grader"}
-    src = "\n\n".join(path.read_text(encoding="utf-8") for path in SOURCES)
-    exec(compile(src, "<grader>", "exec"), ns)
-    return ns["HANDLERS"]["part2"]
+    return kernel.loaded(("part2",)).part2.handle
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +76,19 @@ def keras():
 
 
 def introspect(handler, task, user_ns, hidden, train=None, rubric=None) -> Answers:
-    spec = P.part2_request(task, rubric, hidden, train).extra["part2"]
+    if isinstance(train, np.ndarray):
+        train = HiddenSet(task, train, np.zeros(len(train)), hidden.features)
+    spec = P.part2_request(task, rubric_with(rubric), hidden, train).extra["part2"]
     data = handler(user_ns, json.loads(json.dumps(spec)))
     data = json.loads(json.dumps(data, allow_nan=False))  # what the kernel can publish
-    return Answers(task, extra={"part2": data})
+    return Answers(task, observed={"part2": data})
 
 
 def findings(handler, task, user_ns, train=X1_TRAIN, rubric=None, run=None) -> dict[str, Finding]:
     hidden = HIDDEN1 if task == "H3P2T1" else HIDDEN2
     answers = introspect(handler, task, user_ns, hidden, train if task == "H3P2T1" else None, rubric)
     run = run or (OK_RUN1 if task == "H3P2T1" else OK_RUN2)
-    out = P.check_part2(task, answers, run, rubric, hidden)
+    out = check(task, answers, run, rubric, hidden)
     assert [f.item for f in out] == list(P.ITEMS[task])
     return {f.item: f for f in out}
 
@@ -185,7 +208,7 @@ def test_accuracy_partial_credit_follows_the_bars(handler):
     flipped = step_net(1, torch.nn.Sigmoid(), sign=-1.0)  # predicts the wrong class everywhere
     noisy = np.where(np.arange(N) % 10 < 3, 1 - Y1, Y1)  # 70% right
     answers = introspect(handler, "H3P2T1", t1_ns(**{**GOOD_T1, "net1": flipped}), HIDDEN1, X1_TRAIN, rubric)
-    got = {f.item: f for f in P.check_part2("H3P2T1", answers, OK_RUN1, rubric, HiddenSet("H3P2T1", X1, noisy))}
+    got = {f.item: f for f in check("H3P2T1", answers, OK_RUN1, rubric, HiddenSet("H3P2T1", X1, noisy))}
     assert got["net1_accuracy"].fraction == 0.0 and "accuracy 0.300" in got["net1_accuracy"].message
     assert got["net2_accuracy"].status == "fail" and got["net2_accuracy"].fraction == pytest.approx(0.5)
     assert "full marks at >= 0.9, none at <= 0.5" in got["net2_accuracy"].message
@@ -277,7 +300,7 @@ def test_keras_net2_loss(handler, keras, units, activation, loss, status, messag
     assert got["net2_loss"].status == status, got["net2_loss"].message
     assert message in got["net2_loss"].message
     assert got["net1_loss"].status == "pass" and got["net1_output_units"].status == "pass"
-    assert P.framework_of(introspect(handler, "H3P2T1", t1_ns(net1=net1, net2=net2), HIDDEN1)) == "keras"
+    assert framework(introspect(handler, "H3P2T1", t1_ns(net1=net1, net2=net2), HIDDEN1)) == "keras"
 
 
 def test_keras_from_logits_on_sigmoid_is_flagged(handler, keras):
@@ -397,8 +420,8 @@ def test_error_bars_give_partial_credit(handler):
 def test_keras_regression_model(handler, keras):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="sigmoid")])
     answers = introspect(handler, "H3P2T2", t2_ns(model, framework="keras"), HIDDEN2)
-    assert P.framework_of(answers) == "keras"
-    got = {f.item: f for f in P.check_part2("H3P2T2", answers, OK_RUN2, None, HIDDEN2)}
+    assert framework(answers) == "keras"
+    got = {f.item: f for f in check("H3P2T2", answers, OK_RUN2, None, HIDDEN2)}
     for item in ("output_units", "output_normalization", "predict_shape", "output_range"):
         assert got[item].status == "pass", got[item].message
 
@@ -425,7 +448,7 @@ def test_failing_cell_fails_runs_and_items_still_judged(handler):
 def test_malformed_data_never_raises(extra, status):
     task = extra.get("part2", {}).get("task", "H3P2T1") if isinstance(extra.get("part2"), dict) else "H3P2T1"
     hidden = HIDDEN1 if task == "H3P2T1" else HIDDEN2
-    got = P.check_part2(task, Answers(task, extra=extra), NotebookRun(Path("x.ipynb"), task, "ok"), None, hidden)
+    got = check(task, Answers(task, observed=extra), NotebookRun(Path("x.ipynb"), task, "ok"), None, hidden)
     assert [f.item for f in got] == list(P.ITEMS[task])
     assert all(f.fraction == 0.0 for f in got if f.item != "runs")
     if status:
@@ -434,13 +457,13 @@ def test_malformed_data_never_raises(extra, status):
 
 def test_timed_out_notebook_is_missing_everywhere():
     run = NotebookRun(Path("x.ipynb"), "H3P2T2", "timed_out", reason="took longer than 900 s")
-    got = P.check_part2("H3P2T2", Answers("H3P2T2"), run, None, HIDDEN2)
+    got = check("H3P2T2", Answers("H3P2T2"), run, None, HIDDEN2)
     assert got[0].status == "fail" and "took longer than 900 s" in got[0].message
     assert all(f.status == "missing" and "took longer than 900 s" in f.message for f in got[1:])
 
 
 def test_request_sends_features_never_labels():
-    req = P.part2_request("H3P2T2", None, HIDDEN2)
+    req = P.part2_request("H3P2T2", rubric_with(), HIDDEN2)
     spec = req.extra["part2"]
     assert set(req.names) == {"preprocess", "model", "normalize_output", "denormalize_output", "predict"}
     assert "y" not in spec and "hidden_y" not in spec
@@ -448,7 +471,7 @@ def test_request_sends_features_never_labels():
     assert not any(np.allclose(np.asarray(v, dtype=float), Y2) for v in spec.values()
                    if isinstance(v, list) and np.shape(v) == Y2.shape)
     json.dumps(spec, allow_nan=False)
-    t1 = P.part2_request("H3P2T1", {"H3P2T1": {"train_rows": 100}}, HIDDEN1, X1_TRAIN).extra["part2"]
+    t1 = P.part2_request("H3P2T1", rubric_with({"H3P2T1": {"train_rows": 100}}), HIDDEN1, HiddenSet("H3P2T1", X1_TRAIN, np.zeros(len(X1_TRAIN)))).extra["part2"]
     assert len(t1["train_X"]) == 100 and "label" not in json.dumps(t1)
 
 
@@ -457,7 +480,7 @@ def test_rubric_rows_come_from_the_rubric_in_its_order():
 
     rubric = load_rubric(ROOT / "rubrics" / "hw3.yaml")
     for task in ("H3P2T1", "H3P2T2"):
-        got = P.check_part2(task, Answers(task), NotebookRun(Path("x.ipynb"), task, "ok"), rubric,
+        got = check(task, Answers(task), NotebookRun(Path("x.ipynb"), task, "ok"), rubric,
                             HIDDEN1 if task == "H3P2T1" else HIDDEN2)
         assert [f.item for f in got] == list(rubric.questions[task].items)
 
@@ -468,31 +491,29 @@ def test_rubric_rows_come_from_the_rubric_in_its_order():
     ({"H3P2T2": {"extreme_scale": [1]}}, "part2.H3P2T2.extreme_scale"),
     ({"budget": "soon"}, "part2.budget"),
 ], ids=["accuracy-bars-reversed", "mae-bars-reversed", "typo", "not-a-number"])
-def test_bad_part2_params_name_the_key(raw, key):
-    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        P.part2_params(raw)
+def test_bad_part2_settings_name_the_key(tmp_path, raw, key):
+    data = copy.deepcopy(BASE)
+    for name, value in raw.items():
+        data["part2"][name] = {**data["part2"].get(name, {}), **value} if isinstance(value, dict) else value
+    path = tmp_path / "rubric.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(RubricError, match=r"key " + key.replace(".", r"\.")):
+        load_rubric(path)
 
 
-def test_rubric_snippet_is_valid_and_matches_defaults():
-    snippet = yaml.safe_load((ROOT / "grader" / "checks" / "part2_rubric_snippet.yaml").read_text(encoding="utf-8"))
-    assert P.part2_params(snippet["part2"]) == P.part2_params(None)
+def test_the_course_rubric_part2_is_the_calibrated_defaults():
+    assert load_rubric(ROOT / "rubrics" / "hw3.yaml").part2 == Part2Params()
 
 
 # ----------------------------------------------------------------------------- frameworks bonus
 
 
 def _nb(framework, name, run_status="ok", failing=(), failures=()):
-    answers = Answers("H3P2T2", extra={"part2": {"task": "H3P2T2", "model": {"present": True, "framework": framework}}})
+    answers = Answers("H3P2T2", observed={"part2": {"task": "H3P2T2", "model": {"present": True, "framework": framework}}})
     run = NotebookRun(Path(name), "H3P2T2", run_status, failures=failures)
-    found = [Finding(item, "fail" if item in failing else "pass", 0.0 if item in failing else 1.0)
-             for item in P.ITEMS["H3P2T2"]]
-    return answers, run, found
-
-
-class _Bonus:
-    class frameworks_bonus:
-        task = "H3P2T2"
-        frameworks = ("torch", "keras")
+    found = tuple(Finding(item, "fail" if item in failing else "pass", 0.0 if item in failing else 1.0)
+                  for item in P.ITEMS["H3P2T2"])
+    return TaskResult(run, P.observe_notebook("H3P2T2", answers, run), found)
 
 
 CRASH = (CellFailure(2, "error", "RuntimeError", "boom", ""),)
@@ -512,7 +533,7 @@ CRASH = (CellFailure(2, "error", "RuntimeError", "boom", ""),)
 ], ids=["both-clean", "torch-only", "keras-crashes", "torch-structural-fail", "accuracy-does-not-matter",
         "framework-from-code-not-name", "second-keras-clean"])
 def test_frameworks_bonus(notebooks, status, message):
-    got = P.check_frameworks_bonus(notebooks, _Bonus)
+    got = P.check_frameworks_bonus(notebooks, rubric_with())
     assert got.item == "both_frameworks" and got.status == status, got.message
     assert message in got.message
     assert got.fraction == (1.0 if status == "pass" else 0.0)
@@ -529,7 +550,7 @@ def named_findings(handler, task, user_ns, train=X1_TRAIN) -> dict[str, Finding]
     hidden = NAMED1 if task == "H3P2T1" else NAMED2
     answers = introspect(handler, task, user_ns, hidden, train if task == "H3P2T1" else None)
     run = OK_RUN1 if task == "H3P2T1" else OK_RUN2
-    return {f.item: f for f in P.check_part2(task, answers, run, None, hidden)}
+    return {f.item: f for f in check(task, answers, run, None, hidden)}
 
 
 def test_statistics_name_columns_by_their_header(handler):
@@ -644,7 +665,7 @@ def test_torch_model_returning_outputs_and_extras_keeps_the_outputs(handler):
 def test_statistics_ignore_a_training_csv_the_notebook_replaced(handler, tmp_path, monkeypatch):
     """Overwriting data/H3P2T1_train.csv with standardized rows changes nothing the grader measures."""
     identity = t1_ns(**GOOD_T1, preprocess=lambda X: X)
-    spec = P.part2_request("H3P2T1", None, NAMED1, X1_TRAIN).extra["part2"]
+    spec = P.part2_request("H3P2T1", rubric_with(), NAMED1, HiddenSet("H3P2T1", X1_TRAIN, np.zeros(len(X1_TRAIN)), HEADERS)).extra["part2"]
     before = handler(identity, json.loads(json.dumps(spec)))["preprocess_train"]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
@@ -652,39 +673,39 @@ def test_statistics_ignore_a_training_csv_the_notebook_replaced(handler, tmp_pat
     (tmp_path / "data" / "H3P2T1_train.csv").write_text("x1,x2,x3,label\n" + rows + "\n", encoding="utf-8")
     after = handler(identity, json.loads(json.dumps(spec)))["preprocess_train"]
     assert after == before
-    answers = Answers("H3P2T1", extra={"part2": handler(identity, json.loads(json.dumps(spec)))})
-    got = {f.item: f for f in P.check_part2("H3P2T1", answers, OK_RUN1, None, NAMED1)}
+    answers = Answers("H3P2T1", observed={"part2": handler(identity, json.loads(json.dumps(spec)))})
+    got = {f.item: f for f in check("H3P2T1", answers, OK_RUN1, None, NAMED1)}
     assert got["input_normalization"].status == "fail"
 
 
 def test_kernel_never_reads_the_data_folder():
-    source = (ROOT / "grader" / "kernel_part2.py").read_text(encoding="utf-8")
+    source = (ROOT / "grader" / "kernel" / "part2.py").read_text(encoding="utf-8")
     assert "open(" not in source and "read_csv" not in source and "data/" not in source.split('"""', 2)[2]
 
 
 def test_request_carries_a_deterministic_sample_of_the_graders_training_set():
     train = HiddenSet("H3P2T1", np.arange(3000 * 3, dtype=np.float64).reshape(3000, 3), np.zeros(3000), HEADERS)
     rubric = {"H3P2T1": {"train_rows": 500}}
-    spec = P.part2_request("H3P2T1", rubric, NAMED1, train).extra["part2"]
+    spec = P.part2_request("H3P2T1", rubric_with(rubric), NAMED1, train).extra["part2"]
     sample = np.asarray(spec["train_X"])
     assert sample.shape == (500, 3)
     rows = (sample[:, 0] / 3).astype(int)
     assert np.array_equal(sample, train.X[rows]) and len(set(rows)) == 500 and list(rows) == sorted(rows)
     assert rows.max() > 2500  # drawn across the file, not its first rows
-    assert P.part2_request("H3P2T1", rubric, NAMED1, train).extra["part2"]["train_X"] == spec["train_X"]
+    assert P.part2_request("H3P2T1", rubric_with(rubric), NAMED1, train).extra["part2"]["train_X"] == spec["train_X"]
     assert spec["columns"] == list(HEADERS)
 
 
 def test_without_a_training_set_the_hidden_features_stand_in():
-    spec = P.part2_request("H3P2T1", None, NAMED1).extra["part2"]
+    spec = P.part2_request("H3P2T1", rubric_with(), NAMED1).extra["part2"]
     assert np.array_equal(np.asarray(spec["train_X"]), X1)
 
 
 def test_a_missing_training_sample_is_the_graders_error(handler):
-    spec = P.part2_request("H3P2T1", None, NAMED1).extra["part2"]
+    spec = P.part2_request("H3P2T1", rubric_with(), NAMED1).extra["part2"]
     del spec["train_X"]
-    answers = Answers("H3P2T1", extra={"part2": handler(t1_ns(**GOOD_T1), spec)})
-    got = {f.item: f for f in P.check_part2("H3P2T1", answers, OK_RUN1, None, NAMED1)}
+    answers = Answers("H3P2T1", observed={"part2": handler(t1_ns(**GOOD_T1), spec)})
+    got = {f.item: f for f in check("H3P2T1", answers, OK_RUN1, None, NAMED1)}
     assert got["input_normalization"].status == "error"
 
 
@@ -734,13 +755,13 @@ def test_registry_passes_the_training_set_into_the_request():
 
 
 def test_a_pip_install_line_that_fails_for_lack_of_network_costs_no_point():
-    from grader.checks.part2 import _runs_finding
+    from grader.checks.part2.words import runs_finding
     from grader.model import PIP_ENAME, CellFailure, NotebookRun
 
     pip = CellFailure(0, "error", PIP_ENAME, "ERROR: Could not find a version that satisfies the requirement", "",
                       cause="no_network", hint="the grader has no network")
     run = NotebookRun(Path("H3P2T1.ipynb"), "H3P2T1", "ok", failures=(pip,))
-    assert _runs_finding(run).status == "pass"
+    assert runs_finding(run, {}).status == "pass"
     raised = CellFailure(3, "error", "ModuleNotFoundError", "No module named 'xgboost'", "", cause="missing_package")
-    assert _runs_finding(NotebookRun(Path("H3P2T1.ipynb"), "H3P2T1", "ok", failures=(pip, raised))).message == (
+    assert runs_finding(NotebookRun(Path("H3P2T1.ipynb"), "H3P2T1", "ok", failures=(pip, raised)), {}).message == (
         "cell 4 raised ModuleNotFoundError: No module named 'xgboost' (cells counted from 1)")

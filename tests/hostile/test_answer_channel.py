@@ -9,11 +9,21 @@ asserts the one outcome: the real answer or none, and the sign that was found.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
-from conftest import grade, write_notebook
+from conftest import TIGHT, write_notebook
+from conftest import grade as grade_with
 
-from grader.kernel_guard import TARGET
+from grader.kernel.protocol import TARGET
+
+ROOMY = replace(TIGHT, cell_seconds=120, notebook_seconds=300)
+"""These tests are about the answer channel, not limits: time enough for `import torch` on a busy
+machine, so the one possible outcome is the channel's."""
+
+
+def grade(path):
+    return grade_with(path, ROOMY)
 
 FORGED = '{"values": {"answer": {"kind": "int", "value": 42, "type": "int"}}, "probes": {}, "extra": {}}'
 pytestmark = pytest.mark.slow

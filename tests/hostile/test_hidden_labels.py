@@ -37,7 +37,7 @@ def test_request_carries_hidden_features_but_no_labels(task):
     hidden = load_hidden(ROOT / "rubrics" / "hidden")[task]
     checks = CHECKERS[task]
     request = checks.request(rubric, hidden)
-    job = extract.kernel_code(request, checks.kernel_sources)
+    job = extract.kernel_code(request, checks.kernel_modules)
     spec = json.loads(json.dumps(job.request))  # exactly what the kernel is sent
     arrays = list(_arrays(spec))
     columns = [hidden.y] if hidden.y.ndim == 1 else list(hidden.y.T)
@@ -47,4 +47,4 @@ def test_request_carries_hidden_features_but_no_labels(task):
     for label in columns:
         assert not any(len(a) == len(label) and np.allclose(a, label) for a in arrays)
     assert "label" not in json.dumps(spec)
-    assert str(ROOT / "rubrics") not in job.sources + json.dumps(spec)
+    assert str(ROOT / "rubrics") not in json.dumps(job.modules) + json.dumps(spec)

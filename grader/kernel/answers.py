@@ -1,60 +1,27 @@
 """Code that runs INSIDE the student's kernel; never run by the grader.
 
-kernel_guard.py installs this file's source (with the task's handlers) before the student's first
-cell, in a private namespace, and calls extract(user_ns, request) when the grader asks; its result
+guard.py loads this module (with the task's handlers) before the student's first cell, in a private
+module object, and calls extract(user_ns, request, handlers) when the grader asks; its result
 goes back signed on the answer channel, and the grader parses it with type and size limits and
 judges it in its own process. Nothing here decides a grade: it only turns the student's objects
 into plain JSON data.
 """
 
-MAX_STR = 20_000
-MAX_ITEMS = 200_000
+from grader.kernel import activations, protocol
+from grader.kernel.protocol import MAX_CONTAINER, MAX_DEPTH, MAX_ITEMS, MAX_STR, finite
+
 PROBE_SECONDS = 10
 
 
-def _activations():
-    import numpy as np
-
-    def sigmoid(z):
-        return 1.0 / (1.0 + np.exp(-z))
-
-    table = {
-        "sigmoid": sigmoid,
-        "tanh": np.tanh,
-        "softplus": lambda z: np.logaddexp(0.0, z),
-        "sin": np.sin,
-        "identity": lambda z: z * 1.0,
-        "d_sigmoid": lambda z: sigmoid(z) * (1.0 - sigmoid(z)),
-        "d_tanh": lambda z: 1.0 - np.tanh(z) ** 2,
-        "d_softplus": sigmoid,
-        "d_sin": np.cos,
-        "d_identity": lambda z: z * 0.0 + 1.0,
-    }
-    return table
-
-
-def _finite(x):
-    """JSON has no inf/nan: non-finite floats travel as strings."""
-    if x != x:
-        return "nan"
-    if x in (float("inf"), float("-inf")):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _numbers(value):
+def numbers(value):
     """Array-like -> nested lists of floats (non-finite as strings). Raises on anything else."""
     import numpy as np
 
     arr = np.asarray(value, dtype=np.float64)
     if arr.size > MAX_ITEMS:
         raise ValueError(f"result too large ({arr.size} numbers)")
-    flat = [_finite(float(v)) for v in arr.ravel().tolist()]
+    flat = [finite(float(v)) for v in arr.ravel().tolist()]
     return {"shape": list(arr.shape), "flat": flat}
-
-
-MAX_CONTAINER = 10_000
-MAX_DEPTH = 3
 
 
 def _plain(value, depth=0):
@@ -69,7 +36,7 @@ def _plain(value, depth=0):
     if type(value) is int or isinstance(value, np.integer):
         return {"kind": "int", "value": int(value), "type": tname}
     if type(value) is float or isinstance(value, np.floating):
-        return {"kind": "float", "value": _finite(float(value)), "type": tname}
+        return {"kind": "float", "value": finite(float(value)), "type": tname}
     if isinstance(value, str):
         return _plain_text(str.__str__(value), tname)
     if _is_sympy(value) and not callable(value):  # a sympy.Lambda is called like any function
@@ -137,16 +104,16 @@ def _plain_dict(value, depth, tname):
     return {"kind": "dict", "value": dict(zip((k["value"] for k in keys), out)), "type": tname}
 
 
-class _ProbeTimeout(Exception):
+class ProbeTimeout(Exception):
     pass
 
 
-def _with_alarm(fn, seconds):
+def with_alarm(fn, seconds):
     """Bound one student call in time, so one endless function costs one answer, not all of them."""
     import signal
 
     def on_alarm(signum, frame):
-        raise _ProbeTimeout(f"did not return within {seconds} s")
+        raise ProbeTimeout(f"did not return within {seconds} s")
 
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -242,8 +209,8 @@ def _torch_retry(funcs, args, kwargs, shape):
         return None
     try:
         with sys.modules["torch"].no_grad():
-            return _with_alarm(lambda: _vectorised(funcs, tensors[0], tensors[1], shape), PROBE_SECONDS)
-    except _ProbeTimeout:
+            return with_alarm(lambda: _vectorised(funcs, tensors[0], tensors[1], shape), PROBE_SECONDS)
+    except ProbeTimeout:
         raise
     except Exception:
         return None
@@ -340,33 +307,32 @@ def _probe(user_ns, probe, fns):
         warnings.simplefilter("ignore")
         with np.errstate(all="ignore"):
             try:
-                arr = _with_alarm(lambda: _vectorised(funcs, args, kwargs, shape), PROBE_SECONDS)
-                return {"ok": True, "value": _numbers(arr)}
-            except _ProbeTimeout as exc:
-                return {"ok": False, "error": f"TimeoutError: {exc}"}
+                arr = with_alarm(lambda: _vectorised(funcs, args, kwargs, shape), PROBE_SECONDS)
+                return {"ok": True, "value": numbers(arr)}
+            except ProbeTimeout as exc:
+                return protocol.failed("timed_out", f"TimeoutError: {exc}")
             except Exception as exc:
-                first = f"{type(exc).__name__}: {exc}"[:500]
+                first = f"{type(exc).__name__}: {exc}"
             try:
                 arr = _torch_retry(funcs, args, kwargs, shape)
-            except _ProbeTimeout as exc:
-                return {"ok": False, "error": f"TimeoutError: {exc}"}
+            except ProbeTimeout as exc:
+                return protocol.failed("timed_out", f"TimeoutError: {exc}")
             if arr is not None:
-                return {"ok": True, "value": _numbers(arr)}
+                return {"ok": True, "value": numbers(arr)}
             if not (probe.get("elementwise_fallback", True) and len(shape) == 1):
-                return {"ok": False, "error": first}
+                return protocol.failed("raised", first)
             try:
-                vals = _with_alarm(lambda: _elementwise(user_ns, funcs, args, kwargs, shape), PROBE_SECONDS)
-                return {"ok": True, "value": _numbers(vals)}
+                vals = with_alarm(lambda: _elementwise(user_ns, funcs, args, kwargs, shape), PROBE_SECONDS)
+                return {"ok": True, "value": numbers(vals)}
             except Exception as exc:
-                return {"ok": False, "error": first + f" (element by element: {type(exc).__name__}: {exc})"[:500]}
+                return protocol.failed("raised", first[:500] + f" (element by element: {type(exc).__name__}: {exc})")
 
 
-HANDLERS = {}
-"""Task-specific handlers added by other kernel-side sources: name -> fn(user_ns, spec) -> JSON data."""
-
-
-def extract(user_ns, request):
-    fns = _activations()
+def extract(user_ns, request, handlers=None):
+    """The request's answers as plain data. handlers: request `extra` name -> fn(user_ns, spec)
+    (the loaded part2 module's handle)."""
+    handlers = handlers or {}
+    fns = activations.table()
     values = {}
     for name in request.get("names", []):
         if name in user_ns:
@@ -381,8 +347,11 @@ def extract(user_ns, request):
             probes[probe["key"]] = result
     extra = {}
     for name, spec in request.get("extra", {}).items():
+        if name not in handlers:
+            extra[name] = {"error": f"the kernel has no handler {name!r}"}
+            continue
         try:
-            extra[name] = HANDLERS[name](user_ns, spec)
+            extra[name] = handlers[name](user_ns, spec)
         except Exception as exc:
             extra[name] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
     return {"values": values, "probes": probes, "extra": extra}

@@ -29,12 +29,7 @@ import hmac
 import json
 import sys
 
-TARGET = "hw3-grader-answers"
-"""The comm target the grader opens to ask for the answers."""
-KEY_TARGET = "hw3-grader-key"
-"""The comm target, open only until the first student cell, that takes the answer-signing key. The
-key never travels as code: IPython caches every cell's source (linecache), and a student's cell
-could read it there."""
+from grader.kernel import protocol
 
 # What the answer code computes with. Not `warnings`: honest notebooks set warnings.showwarning.
 _WATCHED_MODULES = ("builtins", "json", "numpy", "math", "inspect", "signal", "hmac", "hashlib",
@@ -216,21 +211,25 @@ def _private_import(modules, real_import):
     return private_import
 
 
-def install(ip, answer_sources, private_builtins):
-    """Seed, capture, and register the key and answer handlers. `answer_sources` define
-    extract(user_ns, request)."""
+def _handlers(package):
+    """Request `extra` name -> the loaded module's handle(user_ns, spec) (part2)."""
+    return {name: module.handle for name, module in vars(package).items()
+            if type(module) is type(sys) and callable(getattr(module, "handle", None))}
+
+
+def install(ip, package, private_builtins):
+    """Seed, capture, and register the key and answer handlers. `package` holds the loaded
+    kernel-side modules (grader/kernel/loader.py)."""
     _seed_now()
     state = _snapshot(ip)
     private_builtins["__import__"] = _private_import(state["modules"], private_builtins["__import__"])
     _install_import_hook(state)
-    answers = {"__name__": "_hw3_answers", "__builtins__": private_builtins}
-    exec(compile(answer_sources, "<grader-answers>", "exec"), answers)
-    extract, user_ns, kernel = answers["extract"], ip.user_ns, ip.kernel
+    extract, handlers, user_ns, kernel = package.answers.extract, _handlers(package), ip.user_ns, ip.kernel
     session, iopub, dumps, new_mac, sha256 = kernel.session, kernel.iopub_socket, json.dumps, hmac.new, hashlib.sha256
     manager, keys = kernel.comm_manager, []
 
     def on_key(comm, msg):
-        manager.unregister_target(KEY_TARGET, on_key)
+        manager.unregister_target(protocol.KEY_TARGET, on_key)
         keys.append(bytes.fromhex(msg.get("content", {}).get("data", {}).get("key", "")))
         comm.close()
 
@@ -240,7 +239,7 @@ def install(ip, answer_sources, private_builtins):
             return  # no answer without the grader's key: the grader fails closed
         problems = _changes(ip, state)
         try:
-            payload = extract(user_ns, content.get("data") or {})
+            payload = extract(user_ns, content.get("data") or {}, handlers)
         except Exception as exc:
             payload = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         payload["integrity"] = problems
@@ -249,5 +248,5 @@ def install(ip, answer_sources, private_builtins):
         session.send(iopub, "comm_msg", {"comm_id": content.get("comm_id"), "data": {"payload": text, "mac": mac}},
                      parent=msg.get("header"))
 
-    manager.register_target(KEY_TARGET, on_key)
-    manager.register_target(TARGET, on_open)
+    manager.register_target(protocol.KEY_TARGET, on_key)
+    manager.register_target(protocol.TARGET, on_open)

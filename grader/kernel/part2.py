@@ -1,11 +1,11 @@
-"""Part 2 introspection. Runs INSIDE the student's kernel; never imported by the grader.
+"""Part 2 introspection. Runs INSIDE the student's kernel; the grader imports only its docs.
 
-extract.py concatenates this source after kernel_side.py in one fresh namespace, so `HANDLERS`,
-`_numbers`, `_finite`, `_with_alarm` and `_ProbeTimeout` come from there. This file registers
-HANDLERS["part2"]: it looks at the student's models by calling them and hands back plain JSON data
-(arrays as {"shape", "flat"}, non-finite floats as "inf"/"-inf"/"nan"). It decides nothing: the grader
-(grader/checks/part2.py) judges the data in its own process. Hidden labels never come here, only
-hidden features.
+`handle(user_ns, spec)` answers the request's `extra["part2"]`: it looks at the student's models by
+calling them and hands back plain JSON data (arrays as {"shape", "flat"}, non-finite floats as
+"inf"/"-inf"/"nan", a call that gave nothing as {"ok": False, "kind", "detail"} with a kind from
+protocol.ERROR_KINDS). It decides nothing: the grader (grader/checks/part2/) parses the data into
+typed observations and judges them in its own process. Hidden labels never come here, only hidden
+features.
 
 A framework is imported only when a student's object belongs to it (told from the class's MRO, which
 needs no import), so a Keras notebook never pays for importing torch and vice versa.
@@ -29,51 +29,52 @@ import warnings
 
 import numpy as np
 
-P2_ERROR_CHARS = 300
-P2_MAX_COLUMNS = 200
+from grader.kernel.answers import ProbeTimeout, numbers, with_alarm
+from grader.kernel.protocol import failed, finite
+
+ERROR_CHARS = 300
+MAX_COLUMNS = 200
+MAX_NUMBERS = 100_000
 
 
-P2_MAX_NUMBERS = 100_000
+def _pack(arr):
+    """A Call: {"ok": True, "value": numbers} or too_large."""
+    if arr.size > MAX_NUMBERS:
+        return failed("too_large", f"result too large: shape {tuple(arr.shape)}")
+    return {"ok": True, "value": numbers(arr)}
 
 
-def _p2_pack(arr):
-    """{"ok": True, "value": numbers} or {"ok": False, "error"} when the array is too large."""
-    if arr.size > P2_MAX_NUMBERS:
-        return {"ok": False, "error": f"result too large: shape {tuple(arr.shape)}"}
-    return {"ok": True, "value": _numbers(arr)}
+def _error(exc):
+    return f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
 
 
-def _p2_error(exc):
-    return f"{type(exc).__name__}: {exc}"[:P2_ERROR_CHARS]
-
-
-class _P2Clock:
+class _Clock:
     """Per-call limit inside an overall budget, so a slow notebook costs its own items only."""
 
     def __init__(self, seconds, budget, columns=None):
         self.seconds = float(seconds)
         self.deadline = time.monotonic() + float(budget)
-        self.columns = [str(c)[:100] for c in columns][:P2_MAX_COLUMNS] if isinstance(columns, list) else None
+        self.columns = [str(c)[:100] for c in columns][:MAX_COLUMNS] if isinstance(columns, list) else None
         self.notes = {}
         """Student function -> how it had to be called (a DataFrame instead of an array)."""
 
     def call(self, fn):
-        """-> (True, value) or (False, error text). Student code runs only through here."""
+        """-> (True, value) or (False, a failed Call). Student code runs only through here."""
         left = self.deadline - time.monotonic()
         if left <= 0.05:
-            return False, "skipped: the time budget of the grader's Part 2 probes ran out"
+            return False, failed("skipped", "skipped: the time budget of the grader's Part 2 probes ran out")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"):
                 try:
-                    return True, _with_alarm(fn, min(self.seconds, left))
-                except _ProbeTimeout as exc:
-                    return False, f"TimeoutError: {exc}"
+                    return True, with_alarm(fn, min(self.seconds, left))
+                except ProbeTimeout as exc:
+                    return False, failed("timed_out", f"TimeoutError: {exc}")
                 except (Exception, SystemExit) as exc:
-                    return False, _p2_error(exc)
+                    return False, failed("raised", _error(exc))
 
 
-def _p2_framework(obj):
+def _framework(obj):
     """"torch" for a torch.nn.Module, "keras" for a keras.Model, else the type's name (no imports)."""
     for cls in type(obj).__mro__:
         mod = getattr(cls, "__module__", "") or ""
@@ -84,7 +85,7 @@ def _p2_framework(obj):
     return type(obj).__name__
 
 
-def _p2_heads(parts):
+def _heads(parts):
     """Concatenated columns when every part is one (N,) or (N, 1) head of the same N, else None."""
     if len(parts) < 2:
         return None
@@ -94,7 +95,7 @@ def _p2_heads(parts):
     return np.concatenate(cols, axis=1)
 
 
-def _p2_array(out, first_of_tuple=False):
+def _array(out, first_of_tuple=False):
     """Tensor / array / DataFrame / nested list from the student's code -> float64 ndarray.
 
     A list (or dict) of one-unit heads with the same rows, as a Keras model with two Dense(1) outputs
@@ -103,8 +104,8 @@ def _p2_array(out, first_of_tuple=False):
     if isinstance(out, dict) and out:
         out = list(out.values())[0] if len(out) == 1 else list(out.values())
     if isinstance(out, (tuple, list)) and out and any(hasattr(v, "shape") for v in out):
-        parts = [_p2_array(v) for v in out]
-        heads = _p2_heads(parts)
+        parts = [_array(v) for v in out]
+        heads = _heads(parts)
         if heads is not None:
             return heads
         if first_of_tuple and hasattr(out[0], "shape"):
@@ -119,7 +120,7 @@ def _p2_array(out, first_of_tuple=False):
     return np.asarray(out, dtype=np.float64)
 
 
-def _p2_forward(model, framework, x):
+def _forward(model, framework, x):
     """The model's raw outputs on float64 rows x, in inference mode, as float64."""
     if framework == "torch":
         import torch
@@ -137,25 +138,25 @@ def _p2_forward(model, framework, x):
         finally:
             for m, mode in modes:
                 m.training = mode
-        return _p2_array(out, first_of_tuple=True)
+        return _array(out, first_of_tuple=True)
     if framework == "keras":
         xx = np.ascontiguousarray(x, dtype=np.float32)
         try:
             out = model(xx, training=False)
         except Exception:
             out = model.predict(xx, verbose=0)
-        return _p2_array(out, first_of_tuple=True)
+        return _array(out, first_of_tuple=True)
     try:
-        return _p2_array(model(x), first_of_tuple=True)
+        return _array(model(x), first_of_tuple=True)
     except Exception:
         if "torch" not in sys.modules:
             raise
         import torch  # a plain function wrapping a torch model
 
-        return _p2_array(model(torch.as_tensor(x, dtype=torch.float32)), first_of_tuple=True)
+        return _array(model(torch.as_tensor(x, dtype=torch.float32)), first_of_tuple=True)
 
 
-def _p2_apply(fn, x, clock=None, name=""):
+def _apply(fn, x, clock=None, name=""):
     """Call a student's array function on raw rows x (a NumPy float array, as the contract says).
 
     If it rejects that, retry on a torch tensor (when torch is loaded), then on a pandas DataFrame with
@@ -163,14 +164,14 @@ def _p2_apply(fn, x, clock=None, name=""):
     loses nothing for it, and the retry is noted for the report.
     """
     try:
-        return _p2_array(fn(x.copy()))
+        return _array(fn(x.copy()))
     except Exception as first:
         error = first
     if "torch" in sys.modules:
         import torch
 
         try:
-            return _p2_array(fn(torch.as_tensor(x.copy(), dtype=torch.float32)))
+            return _array(fn(torch.as_tensor(x.copy(), dtype=torch.float32)))
         except Exception:
             pass
     columns = getattr(clock, "columns", None)
@@ -178,7 +179,7 @@ def _p2_apply(fn, x, clock=None, name=""):
         try:
             import pandas as pd
 
-            out = _p2_array(fn(pd.DataFrame(x.copy(), columns=list(columns))))
+            out = _array(fn(pd.DataFrame(x.copy(), columns=list(columns))))
         except Exception:
             raise error from None  # the report shows what the contract's call raised
         if name:
@@ -187,7 +188,7 @@ def _p2_apply(fn, x, clock=None, name=""):
     raise error
 
 
-def _p2_loss(obj):
+def _loss(obj):
     """What a loss object is, as names: the grader maps them to kinds."""
     if obj is None:
         return None
@@ -220,183 +221,187 @@ def _p2_loss(obj):
     return info
 
 
-def _p2_model_loss(user_ns, obj, framework, loss_name):
+def _model_loss(user_ns, obj, framework, loss_name):
     """Keras: model.loss (loss1/loss2 as fallback); PyTorch and others: loss1/loss2."""
     if framework == "keras":
         try:
-            found = _p2_loss(getattr(obj, "loss", None))
+            found = _loss(getattr(obj, "loss", None))
         except Exception as exc:
-            found = {"kind": "other", "name": "?", "module": "", "repr": _p2_error(exc)}
+            found = {"kind": "other", "name": "?", "module": "", "repr": _error(exc)}
         if found is not None:
             found["source"] = "model.loss"
             return found
-    found = _p2_loss(user_ns.get(loss_name))
+    found = _loss(user_ns.get(loss_name))
     if found is not None:
         found["source"] = loss_name
     return found
 
 
-def _p2_stats(arr):
-    """Shape, per-column min/max over finite values, and the count of non-finite values."""
+def _stats(arr):
+    """{"ok": True, shape, per-column min/max over finite values, count of non-finite values}."""
     a = np.asarray(arr, dtype=np.float64)
     cols = a.reshape(a.shape[0], -1) if a.ndim >= 2 else a.reshape(-1, 1)
-    cols = cols[:, :P2_MAX_COLUMNS]
-    finite = np.isfinite(cols)
-    big = np.where(finite, cols, -np.inf).max(axis=0) if cols.size else np.zeros(0)
-    small = np.where(finite, cols, np.inf).min(axis=0) if cols.size else np.zeros(0)
-    return {"shape": list(a.shape), "min": [_finite(float(v)) for v in small],
-            "max": [_finite(float(v)) for v in big], "nonfinite": int((~np.isfinite(a)).sum())}
+    cols = cols[:, :MAX_COLUMNS]
+    finite_ = np.isfinite(cols)
+    big = np.where(finite_, cols, -np.inf).max(axis=0) if cols.size else np.zeros(0)
+    small = np.where(finite_, cols, np.inf).min(axis=0) if cols.size else np.zeros(0)
+    return {"ok": True, "shape": list(a.shape), "min": [finite(float(v)) for v in small],
+            "max": [finite(float(v)) for v in big], "nonfinite": int((~np.isfinite(a)).sum())}
 
 
-def _p2_column_spread(arr):
+def _column_spread(arr):
     a = np.asarray(arr, dtype=np.float64)
-    cols = a.reshape(a.shape[0], -1)[:, :P2_MAX_COLUMNS] if a.ndim >= 1 and a.shape[0] else a.reshape(0, 0)
+    cols = a.reshape(a.shape[0], -1)[:, :MAX_COLUMNS] if a.ndim >= 1 and a.shape[0] else a.reshape(0, 0)
     with np.errstate(all="ignore"):
-        return {"shape": list(a.shape),
-                "mean": [_finite(float(v)) for v in cols.mean(axis=0)],
-                "std": [_finite(float(v)) for v in cols.std(axis=0)],
+        return {"mean": [finite(float(v)) for v in cols.mean(axis=0)],
+                "std": [finite(float(v)) for v in cols.std(axis=0)],
                 "nonfinite": int((~np.isfinite(a)).sum())}
 
 
-def _p2_preprocess(user_ns, X, clock):
-    """-> (ndarray or None, {"ok", "error"?, "shape"?})."""
-    fn = user_ns.get("preprocess")
-    if fn is None or not callable(fn):
-        return None, {"ok": False, "error": "preprocess is not defined" if fn is None else "preprocess is not callable"}
-    ok, out = clock.call(lambda: _p2_apply(fn, X, clock, "preprocess"))
+def _function(user_ns, name):
+    """(the student's callable, None) or (None, a failed Call saying why there is none)."""
+    fn = user_ns.get(name)
+    if fn is None:
+        return None, failed("not_defined", f"{name} is not defined")
+    if not callable(fn):
+        return None, failed("not_callable", f"{name} is not callable")
+    return fn, None
+
+
+def _call(user_ns, name, arg, clock):
+    """(array or None, Call) of the student's function `name` on arg."""
+    fn, missing = _function(user_ns, name)
+    if missing:
+        return None, missing
+    ok, out = clock.call(lambda: _apply(fn, arg, clock, name))
     if not ok:
-        return None, {"ok": False, "error": out}
+        return None, out
+    packed = _pack(out)
+    return (out if packed["ok"] else None), packed
+
+
+def _preprocess(user_ns, X, clock):
+    """(preprocess(X) or None, {"ok": True, "shape"} or a failed Call)."""
+    fn, missing = _function(user_ns, "preprocess")
+    if missing:
+        return None, missing
+    ok, out = clock.call(lambda: _apply(fn, X, clock, "preprocess"))
+    if not ok:
+        return None, out
     if out.ndim < 1 or out.shape[0] != X.shape[0]:
-        return None, {"ok": False, "error": f"preprocess returned shape {tuple(out.shape)} for {X.shape[0]} rows"}
+        return None, failed("bad_shape", f"preprocess returned shape {tuple(out.shape)} for {X.shape[0]} rows")
     return out, {"ok": True, "shape": list(out.shape)}
 
 
-def _p2_net(user_ns, name, loss_name, Z, spec, clock):
+NOT_CALLED = failed("not_called", "not called: preprocess(X) failed")
+
+
+def _outputs(model, framework, Z, clock):
+    """(raw outputs or None, Call) of a model on preprocessed rows Z (None: preprocess failed)."""
+    if Z is None:
+        return None, NOT_CALLED
+    ok, out = clock.call(lambda: _forward(model, framework, Z))
+    if not ok:
+        return None, out
+    packed = _pack(out)
+    return (out if packed["ok"] else None), packed
+
+
+def _net(user_ns, name, loss_name, Z, spec, clock):
     obj = user_ns.get(name)
     if obj is None:
         return {"present": False}
-    framework = _p2_framework(obj)
+    framework = _framework(obj)
     info = {"present": True, "framework": framework, "type": type(obj).__name__[:100],
-            "loss": _p2_model_loss(user_ns, obj, framework, loss_name)}
-    if Z is None:
-        info["error"] = "not called: preprocess(X) failed"
+            "loss": _model_loss(user_ns, obj, framework, loss_name)}
+    out, info["outputs"] = _outputs(obj, framework, Z, clock)
+    if out is None:
         return info
-    ok, out = clock.call(lambda: _p2_forward(obj, framework, Z))
-    if not ok:
-        info["error"] = out
-        return info
-    packed = _p2_pack(out)
-    if not packed["ok"]:
-        info["error"] = packed["error"]
-        return info
-    info["outputs"] = packed["value"]
     rows = Z[: int(spec.get("probe_rows", 64))]
-    probes = []
-    for scale in spec.get("probe_scales", [1, 10, 100, 1000, -1000]):
-        ok, got = clock.call(lambda: _p2_forward(obj, framework, rows * float(scale)))
-        packed = _p2_pack(got) if ok else {"ok": False, "error": got}
-        probes.append({"scale": scale, "outputs": packed["value"]} if packed["ok"]
-                      else {"scale": scale, "error": packed["error"]})
-    info["probes"] = probes
+    info["probes"] = [{"scale": scale, "outputs": _outputs(obj, framework, rows * float(scale), clock)[1]}
+                      for scale in spec.get("probe_scales", [1, 10, 100, 1000, -1000])]
     return info
 
 
-def _p2_t1(user_ns, spec, X, clock):
-    result = {"task": "H3P2T1"}
+def _preprocess_train(user_ns, spec, clock):
     train = np.asarray(spec.get("train_X", []), dtype=np.float64)
     if train.ndim != 2 or not train.size:
-        result["preprocess_train"] = {"ok": False, "grader": True,
-                                      "error": "the grader sent no training features to probe preprocess with"}
-    else:
-        Zt, info = _p2_preprocess(user_ns, train, clock)
-        if Zt is not None:
-            info.update(_p2_column_spread(Zt))
-            info["raw_std"] = [_finite(float(v)) for v in train.std(axis=0)[:P2_MAX_COLUMNS]]
-        result["preprocess_train"] = info
-    Z, result["preprocess_hidden"] = _p2_preprocess(user_ns, X, clock)
-    result["nets"] = {name: _p2_net(user_ns, name, loss, Z, spec, clock)
+        return failed("no_input", "the grader sent no training features to probe preprocess with")
+    Zt, info = _preprocess(user_ns, train, clock)
+    if Zt is None:
+        return info
+    return {**info, **_column_spread(Zt), "raw_std": [finite(float(v)) for v in train.std(axis=0)[:MAX_COLUMNS]]}
+
+
+def _t1(user_ns, spec, X, clock):
+    result = {"task": "H3P2T1", "preprocess_train": _preprocess_train(user_ns, spec, clock)}
+    Z, result["preprocess_hidden"] = _preprocess(user_ns, X, clock)
+    result["nets"] = {name: _net(user_ns, name, loss, Z, spec, clock)
                       for name, loss in (("net1", "loss1"), ("net2", "loss2"))}
     return result
 
 
-def _p2_t2(user_ns, spec, X, clock):
-    result = {"task": "H3P2T2"}
+def _model(user_ns, Z, clock):
+    """({"present", "framework"?, "type"?, "outputs"?: Call}, raw outputs or None)."""
     model = user_ns.get("model")
-    pre = user_ns.get("preprocess")
-    predict = user_ns.get("predict")
-    norm = user_ns.get("normalize_output")
-    denorm = user_ns.get("denormalize_output")
-    framework = _p2_framework(model) if model is not None else None
-    info = {"present": model is not None}
-    Z, result["preprocess_hidden"] = _p2_preprocess(user_ns, X, clock)
-    outputs = None
-    if model is not None:
-        info.update(framework=framework, type=type(model).__name__[:100])
-        if Z is None:
-            info["error"] = "not called: preprocess(X) failed"
-        else:
-            ok, out = clock.call(lambda: _p2_forward(model, framework, Z))
-            packed = _p2_pack(out) if ok else {"ok": False, "error": out}
-            if packed["ok"]:
-                outputs = out
-                info["outputs"] = packed["value"]
-            else:
-                info["error"] = packed["error"]
-    result["model"] = info
+    if model is None:
+        return {"present": False}, None
+    framework = _framework(model)
+    info = {"present": True, "framework": framework, "type": type(model).__name__[:100]}
+    out, info["outputs"] = _outputs(model, framework, Z, clock)
+    return info, out
 
-    def call(fn, name, arg):
-        if fn is None or not callable(fn):
-            return None, {"ok": False, "error": f"{name} is not defined" if fn is None else f"{name} is not callable"}
-        ok, out = clock.call(lambda: _p2_apply(fn, arg, clock, name))
-        if not ok:
-            return None, {"ok": False, "error": out}
-        packed = _p2_pack(out)
-        return (out if packed["ok"] else None), packed
 
-    if outputs is not None:
-        _, result["denorm_outputs"] = call(denorm, "denormalize_output", outputs)
-    _, result["predict"] = call(predict, "predict", X)
-    Y = spec.get("Y_sample")
-    if Y is not None:
-        Y = np.asarray(Y, dtype=np.float64)
-        normed, result["normalize"] = call(norm, "normalize_output", Y)
-        if normed is not None:
-            _, result["roundtrip"] = call(denorm, "denormalize_output", normed)
-
-    extremes = []
+def _extremes(user_ns, spec, X, clock):
+    """Range probes: predict and denormalize_output(model(preprocess(.))) on scaled hidden features."""
+    model, pre, predict, denorm = (user_ns.get(n) for n in ("model", "preprocess", "predict", "denormalize_output"))
+    framework = _framework(model) if model is not None else None
+    entries = []
     for scale in spec.get("extreme_scales", [1e3, -1e3, 1e6, -1e6, -1]):
         Xs = X * float(scale)
         entry = {"scale": scale}
         if predict is not None and callable(predict):
-            ok, out = clock.call(lambda: _p2_apply(predict, Xs, clock))
-            entry["predict"] = _p2_stats(out) if ok else {"error": out}
+            ok, out = clock.call(lambda: _apply(predict, Xs, clock))
+            entry["predict"] = _stats(out) if ok else out
         if model is not None and pre is not None and callable(pre):
             def via_model():
-                raw = _p2_forward(model, framework, _p2_apply(pre, Xs, clock))
-                return _p2_apply(denorm, raw) if callable(denorm) else raw
+                raw = _forward(model, framework, _apply(pre, Xs, clock))
+                return _apply(denorm, raw) if callable(denorm) else raw
             ok, out = clock.call(via_model)
-            entry["model"] = _p2_stats(out) if ok else {"error": out}
-        extremes.append(entry)
-    result["extremes"] = extremes
+            entry["model"] = _stats(out) if ok else out
+        entries.append(entry)
+    return entries
+
+
+def _t2(user_ns, spec, X, clock):
+    result = {"task": "H3P2T2"}
+    Z, result["preprocess_hidden"] = _preprocess(user_ns, X, clock)
+    result["model"], outputs = _model(user_ns, Z, clock)
+    if outputs is not None:
+        _, result["denorm_outputs"] = _call(user_ns, "denormalize_output", outputs, clock)
+    _, result["predict"] = _call(user_ns, "predict", X, clock)
+    Y = spec.get("Y_sample")
+    if Y is not None:
+        normed, result["normalize"] = _call(user_ns, "normalize_output", np.asarray(Y, dtype=np.float64), clock)
+        if normed is not None:
+            _, result["roundtrip"] = _call(user_ns, "denormalize_output", normed, clock)
+    result["extremes"] = _extremes(user_ns, spec, X, clock)
     return result
 
 
-def part2(user_ns, spec):
-    """HANDLERS["part2"]: introspect the Part 2 objects named by the contract, return plain data."""
+def handle(user_ns, spec):
+    """The request's extra["part2"]: the Part 2 objects named by the contract, as plain data."""
     task = spec.get("task")
     X = np.asarray(spec.get("hidden_X", []), dtype=np.float64)
     if X.ndim != 2:
         return {"error": f"hidden_X must be 2-D, got shape {tuple(X.shape)}"}
-    clock = _P2Clock(spec.get("seconds", 30), spec.get("budget", 240), spec.get("columns"))
+    clock = _Clock(spec.get("seconds", 30), spec.get("budget", 240), spec.get("columns"))
     if task == "H3P2T1":
-        result = _p2_t1(user_ns, spec, X, clock)
+        result = _t1(user_ns, spec, X, clock)
     elif task == "H3P2T2":
-        result = _p2_t2(user_ns, spec, X, clock)
+        result = _t2(user_ns, spec, X, clock)
     else:
         return {"error": f"unknown task {task!r}"}
     if clock.notes:
         result["called_with"] = dict(clock.notes)
     return result
-
-
-HANDLERS["part2"] = part2
