@@ -75,6 +75,27 @@ def run(submissions, rubric, out, students, default_level, timeout, cell_timeout
     return 0
 
 
+@cli.command("review")
+@click.option("--reports", type=click.Path(path_type=Path), default=_DEFAULTS.out, show_default=True,
+              help="Reports folder of a finished run.")
+@click.option("--submissions", type=click.Path(path_type=Path), default=Path("submissions"), show_default=True,
+              help="Where the students' notebooks are (their code is shown).")
+@click.option("--overrides", type=click.Path(path_type=Path), default=None,
+              help="File the points are written to [default: SUBMISSIONS/overrides.yaml].")
+@click.option("--rubric", type=click.Path(path_type=Path), default=_DEFAULTS.rubric, show_default=True)
+@click.option("--student", "students", multiple=True, help="Review only this student (repeatable).")
+@click.option("--all", "include_done", is_flag=True, help="Also the items already overridden.")
+def review(reports, submissions, overrides, rubric, students, include_done) -> int:
+    """Score the items flagged for review by hand; writes overrides.yaml.
+
+    For each item: points (0..max; Enter keeps the shown points, s skips, q quits) and a comment.
+    Every answer is saved at once; the next `grader run` applies them.
+    """
+    from .review import run_review
+
+    return run_review(reports, submissions, overrides, rubric, tuple(students), include_done)
+
+
 @cli.command("validate-rubric")
 @click.argument("path", type=click.Path(path_type=Path))
 def validate_rubric(path) -> None:
