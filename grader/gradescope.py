@@ -88,7 +88,7 @@ class Layout:
 # Running the grader -----------------------------------------------------------------------------
 
 def run(layout: Layout, level: str | None = None, log=print) -> None:
-    """Grade the submission and write results.json. Never raises: a results.json is always left."""
+    """Grade the submission and write results.json; whatever goes wrong in grading, a valid one is left."""
     started = time.monotonic()
     target = layout.results / RESULTS
     # Written first: whatever stops the grader later (a limit, a kill), a valid file is there.
@@ -229,7 +229,7 @@ python3.11 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q {torch}
 "$VENV/bin/python" -m pip install -q -r "$SOURCE/environment/requirements.txt"
 "$VENV/bin/python" -m pip install -q -e "$SOURCE"
-cd "$SOURCE" && "$VENV/bin/python" -m grader.gradescope check
+cd "$SOURCE" && GRADER_AUTOGRADER_SOURCE="$SOURCE" "$VENV/bin/python" -m grader.gradescope check
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -293,10 +293,10 @@ def zip_contents(options: BuildOptions) -> dict[str, bytes]:
     """Zip name -> bytes: scripts, settings, the grader's source, the rubric, hidden set and data.
     Never a notebook, a report or a reference solution: only what grading needs."""
     load_rubric(options.rubric)
-    for folder, kind, flag in ((options.hidden, 1, "--hidden"), (options.data, 0, "--data")):
-        for pair in FILES.values():
-            if not (Path(folder) / pair[kind]).is_file():
-                raise SettingsError(Path(folder) / pair[kind], "", "not found", f"pass {flag} with the folder holding it")
+    settings = Settings(submissions=Path("."), rubric=Path(options.rubric), data=Path(options.data),
+                        hidden=Path(options.hidden))
+    pipeline.load_hidden(settings, set(FILES))
+    pipeline.check_settings(settings, set(FILES))
     if not (PROJECT / "pyproject.toml").is_file():
         raise SettingsError(PROJECT, "", "is not a source checkout of the grader", "build the zip from the repository")
     config = options.config.model_copy(update={"roster": read_roster_rows(options.roster)}) if options.roster \
@@ -333,7 +333,9 @@ def read_roster_rows(path: Path) -> tuple[RosterRow, ...]:
         raise RosterError(path, "", f"cannot be read ({exc})", "pass --roster with a UTF-8 roster.csv")
     found = []
     for number, row in enumerate(rows, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+        if not any(row.values()):
+            continue
         if not row.get("student") or row.get("level", "").lower() not in LEVELS:
             raise RosterError(path, f"line {number}", "needs a student and a level (undergrad or grad)",
                               "use the header student,level[,name,email] and fill both on every line")

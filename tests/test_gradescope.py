@@ -156,6 +156,13 @@ def test_the_zip_holds_executable_scripts_the_grader_and_no_student_work(autogra
     assert [row["student"] for row in config["roster"]][:2] == ["alice", "bob"]
 
 
+def test_a_zip_without_the_hidden_set_is_refused_with_the_fix(tmp_path, capsys):
+    code = main(["gradescope-autograder", str(tmp_path / "ag.zip"), "--hidden", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "H3P2T1_test.csv: hidden test set not found" in err and "--hidden" in err
+    assert not (tmp_path / "ag.zip").exists()
+
+
 def test_setup_installs_the_pinned_cpu_torch_before_the_course_environment(autograder_zip):
     with zipfile.ZipFile(autograder_zip) as archive:
         setup = archive.read("setup.sh").decode()
