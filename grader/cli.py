@@ -123,6 +123,62 @@ def make_data(train_dir, hidden_dir, train_seed, hidden_seed) -> None:
     click.echo(f"training data in {train_dir}/, hidden test set in {hidden_dir}/")
 
 
+@cli.group()
+def export() -> None:
+    """Write a finished run's grades for an LMS or Gradescope (from the reports, not the notebooks)."""
+
+
+@export.command("gradescope")
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="The folder grader run wrote (its --out).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("gradescope"), show_default=True,
+              help="Folder for OUT/<student>/results.json.")
+@click.option("--rubric", type=click.Path(path_type=Path), default=_DEFAULTS.rubric, show_default=True,
+              help="The run's rubric: test titles and visibility.")
+def export_gradescope(reports, out, rubric) -> int:
+    """Write OUT/<student>/results.json in Gradescope's autograder format, one test per rubric item."""
+    from .export.gradescope import export_reports
+    from .rubric import load_rubric
+
+    done = export_reports(Path(reports), Path(out), load_rubric(rubric))
+    click.echo(f"wrote results.json for {len(done.written)} student(s) in {out}/")
+    if done.unreadable:
+        click.echo(f"not exported, no complete report.json: {', '.join(done.unreadable)} "
+                   f"(grade them with grader run)", err=True)
+        return 1
+    return 0
+
+
+@cli.command("gradescope-autograder")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--rubric", type=click.Path(path_type=Path), default=_DEFAULTS.rubric, show_default=True)
+@click.option("--hidden", type=click.Path(path_type=Path), default=_DEFAULTS.hidden, show_default=True,
+              help="Hidden test set packed into the zip (the zip is the instructor's; students never see it).")
+@click.option("--data", type=click.Path(path_type=Path), default=_DEFAULTS.data, show_default=True)
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="roster.csv (student,level[,name,email]): submitters are matched by email or name.")
+@click.option("--default-level", type=click.Choice(LEVELS), default="undergrad", show_default=True,
+              help="Level of a submitter the roster does not list.")
+@click.option("--gradescope-timeout", type=click.FloatRange(120, 2400), default=600, show_default=True,
+              help="The assignment's autograder timeout on Gradescope (seconds); notebook limits shrink to fit.")
+@click.option("--timeout", type=float, default=_DEFAULTS.timeout, show_default=True, help="Seconds per notebook.")
+@click.option("--cell-timeout", type=float, default=_DEFAULTS.cell_timeout, show_default=True, help="Seconds per cell.")
+@click.option("--memory-gib", type=click.FloatRange(0.5, 64), default=_DEFAULTS.memory_gib, show_default=True)
+@click.option("--require-sandbox", is_flag=True, help="Refuse to run notebooks without the full sandbox.")
+def gradescope_autograder(out, rubric, hidden, data, roster, default_level, gradescope_timeout, timeout,
+                          cell_timeout, memory_gib, require_sandbox) -> None:
+    """Build OUT.zip for Gradescope: setup.sh, run_autograder, the grader, rubric, hidden set and data."""
+    from .gradescope import AutograderConfig, BuildOptions, build_zip
+
+    config = AutograderConfig(default_level=default_level, gradescope_timeout=gradescope_timeout, timeout=timeout,
+                              cell_timeout=cell_timeout, memory_gib=memory_gib, require_sandbox=require_sandbox)
+    names = build_zip(Path(out), BuildOptions(Path(rubric), Path(hidden), Path(data),
+                                              Path(roster) if roster else None, config))
+    click.echo(f"wrote {out} ({len(names)} files); upload it on the assignment's Configure Autograder page. "
+               f"Submitters not in the roster are graded as {default_level}; set the assignment's timeout to "
+               f"{gradescope_timeout:g} s and its memory to at least {memory_gib:g} GB")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it in-process)."""
     try:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from .errors import RubricError
 from .model import LEVELS, QUESTION_IDS, TARGET_RANGES, TARGETS, Level
@@ -208,6 +208,8 @@ class Rubric(_Strict):
     checks: Checks
     keywords: dict[str, tuple[tuple[str, ...], ...]]
     """Free-text answer -> groups of synonyms; the share of groups mentioned gives provisional points."""
+    gradescope: Annotated[GradescopeSettings, AfterValidator(_known_gradescope_keys)] | None = None
+    """When students see each test of Gradescope's results.json (see GradescopeSettings)."""
     frameworks_bonus: FrameworksBonus = FrameworksBonus()
     part2: Part2Params = Part2Params()
     """Part 2 settings (bars, probes)."""
@@ -262,3 +264,33 @@ def _first_problem(path: Path, errors: list[dict]) -> RubricError:
         fix = f"correct the typo (expected {siblings[0]})" if siblings else "remove this key (typo?)"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return RubricError(path, f"key {key}", msg + more, fix)
+
+
+# Gradescope ------------------------------------------------------------------------------------
+
+GradescopeVisibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+"""Gradescope's values for a test's "visibility" (its autograder specification)."""
+
+
+class GradescopeSettings(_Strict):
+    """`gradescope:` in the rubric: when students see each test (one test per rubric item)."""
+
+    visibility: dict[str, GradescopeVisibility] = {"default": "visible"}
+    """"default", a question id or QUESTION.item -> visibility; the most specific key wins."""
+
+    def visibility_of(self, question: str, item: str) -> str:
+        for key in (f"{question}.{item}", question, "default"):
+            if key in self.visibility:
+                return self.visibility[key]
+        return "visible"
+
+
+def _known_gradescope_keys(settings: GradescopeSettings, info: ValidationInfo) -> GradescopeSettings:
+    """Every visibility key names a question or QUESTION.item of this rubric (a typo would show a test)."""
+    questions = info.data.get("questions") or {}
+    known = {"default", *questions, *(f"{q}.{i}" for q, spec in questions.items() for i in spec.items)}
+    for key in settings.visibility:
+        if key not in known:
+            raise ValueError(f"visibility key '{key}' is neither 'default', a question id ({', '.join(questions)}) "
+                             f"nor QUESTION.item of this rubric (e.g. H3P2T1.net1_accuracy)")
+    return settings
