@@ -8,7 +8,9 @@ The scan (`scan_handout`, also run by `grader verify`) looks in every file of a 
 - solution lines: a stripped line of a reference solution's code cell that occurs in no template
   and is either at least MIN_LINE characters long or a one-line assignment (`dy_dz = 0`);
   templates share imports and boilerplate with the solutions, so only lines of the solutions'
-  own count;
+  own count. Two guards keep a solution saved as a template from excusing itself: a line that
+  gives an answer name (a rubric item id) a value other than None always counts, and a template
+  holding at least TEMPLATE_SHARE of a solution's long lines excuses no line;
 - hidden rows: a data row of the hidden test set, as CSV text or as its numbers (the features,
   each rounded to 4 significant digits, in a run of numbers on one line);
 - the rubric's keyword lists: a group of synonyms written out in the rubric's order, separated
@@ -37,12 +39,15 @@ GRADER_PIP = "hw3-grader"
 
 MIN_LINE = 20
 """Solution lines at least this long are scanned for (shorter ones only when they assign a value)."""
+TEMPLATE_SHARE = 0.5
+"""A template holding this share of a solution's long lines is taken for a solution (see above)."""
 SIGNIFICANT = 4
 """Hidden numbers are compared rounded to this many significant digits."""
 # Passages of the contract that state an expected answer are marked so in docs/CONTRACT.md (HTML
 # comments: the rendered contract is unchanged) and left out of the students' copy.
 NOT_IN_HANDOUT = re.compile(r"<!-- not in handout -->.*?<!-- /not in handout -->", re.S)
 _ASSIGNS = re.compile(r"^[A-Za-z_]\w* = [^\s(\[{].*$")
+_ANSWER = re.compile(r"^(?P<name>[A-Za-z_]\w*) = (?P<value>\S.*)$")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
 
 
@@ -110,19 +115,38 @@ def _source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def solution_lines(reference: Path) -> dict[str, str]:
-    """The lines of the reference solutions' code cells that no template holds (see the module doc)."""
-    template_text = "\n".join(_collapse(line) for path in templates(reference).values()
-                              for cell in _cells(path) for line in _source(cell).splitlines())
+def _code_lines(path: Path) -> list[tuple[int, str]]:
+    """(cell number, collapsed line) of a notebook's code cells."""
+    return [(number, _collapse(raw)) for number, cell in enumerate(_cells(path), start=1)
+            if cell.get("cell_type") == "code" for raw in _source(cell).splitlines()]
+
+
+def _text(path: Path) -> str:
+    return "\n".join(_collapse(line) for cell in _cells(path) for line in _source(cell).splitlines())
+
+
+def _blank(template: str, solutions: dict[Path, list[tuple[int, str]]]) -> bool:
+    """A template that holds most of a solution's long lines is a solution saved under a template's
+    name: its lines excuse nothing (the shipped templates share at most a sixth)."""
+    for lines in solutions.values():
+        long = {line for _, line in lines if len(line) >= MIN_LINE}
+        if long and sum(line in template for line in long) >= TEMPLATE_SHARE * len(long):
+            return False
+    return True
+
+
+def solution_lines(reference: Path, answers: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The lines of the reference solutions' code cells that no (blank) template holds, and every
+    line that gives an answer name a value other than None (see the module doc)."""
+    solutions = {path: _code_lines(path) for path in solution_notebooks(reference)}
+    blanks = "\n".join(text for text in map(_text, templates(reference).values()) if _blank(text, solutions))
     lines: dict[str, str] = {}
-    for path in solution_notebooks(reference):
-        for number, cell in enumerate(_cells(path), start=1):
-            if cell.get("cell_type") != "code":
-                continue
-            for raw in _source(cell).splitlines():
-                line = _collapse(raw)
-                if (len(line) >= MIN_LINE or _ASSIGNS.match(line)) and line not in template_text:
-                    lines.setdefault(line, f"{path.name} cell {number}")
+    for path, code in solutions.items():
+        for number, line in code:
+            answer = _ANSWER.match(line)
+            gives_answer = bool(answer) and answer["name"] in answers and not answer["value"].startswith("None")
+            if gives_answer or ((len(line) >= MIN_LINE or _ASSIGNS.match(line)) and line not in blanks):
+                lines.setdefault(line, f"{path.name} cell {number}")
     return lines
 
 
@@ -188,7 +212,8 @@ def gather_secrets(reference: Path, hidden: Path, rubric) -> Secrets:
     bars: dict[tuple[float, float], list[str]] = {}
     for key, full, zero in rubric_bars(data):  # equal bars (net1, net2) are one thing to look for
         bars.setdefault((full, zero), []).append(key)
-    return Secrets(solution_lines(reference), text, numbers, keyword_patterns(data.get("keywords") or {}),
+    answers = frozenset(item for question in rubric.questions.values() for item in question.items)
+    return Secrets(solution_lines(reference, answers), text, numbers, keyword_patterns(data.get("keywords") or {}),
                    tuple((", ".join(keys), full, zero) for (full, zero), keys in bars.items()))
 
 
