@@ -334,6 +334,9 @@ def build_handout(out: Path, reference: Path = REFERENCE, data: Path | None = No
 
     out = Path(out)
     data = Path(data) if data is not None else PROJECT / "reference" / "data"
+    # --force in the project (or a folder the handout is read from) would write over its files.
+    if out.resolve() in {Path(f).resolve() for f in (PROJECT, reference, data, ASSIGNMENT.parent, REQUIREMENTS.parent)}:
+        raise SettingsError(out, "", "is a folder the handout is made from", "name a new folder for the handout")
     present = _check_out_dir(out, force)
     blanks = templates(reference)
     training = {}

@@ -183,3 +183,8 @@ def _rubric():
     from grader.rubric import load_rubric
 
     return load_rubric(ROOT / "rubrics" / "hw3.yaml")
+
+
+def test_the_project_folder_is_refused_even_with_force(capsys):
+    assert main(["handout", str(ROOT), "--force"]) == 2
+    assert "is a folder the handout is made from" in capsys.readouterr().err
