@@ -2,7 +2,7 @@
 both levels, and the handout holds no solution. Each problem is one line; no line means all is well.
 
 The reference notebooks go through the real steps (pipeline.run_task: execute -> extract -> check,
-then score.score_student at each level), one kernel per notebook, from a temporary copy of the
+then score.best_notebook and score.score_student at each level, as grade_student does), one kernel per notebook, from a temporary copy of the
 solutions so that discover's naming rules decide which task each one is.
 """
 
@@ -23,7 +23,7 @@ from .integrity import holds_points
 from .model import LEVELS, TASKS, Settings, Submission
 from .pipeline import check_settings, load_hidden, run_task
 from .rubric import Rubric, load_rubric
-from .score import score_student
+from .score import best_notebook, score_student
 
 Progress = Callable[[str], None]
 
@@ -85,13 +85,13 @@ def reference_problems(rubric: Rubric, settings: Settings, reference: Path, prog
             progress(f"reference {number}/{len(paths)}: running {path.name} ...")
             started = time.monotonic()
             results[path] = run_task(task, path, rubric, hidden.get(task), settings)
-            lost = notebook_problems(path.name, *results[path][1:])
+            lost = notebook_problems(path.name, results[path].run, results[path].findings)
             progress(f"reference {number}/{len(paths)}: {path.name}: {'every item full' if not lost else 'points lost'} "
                      f"({time.monotonic() - started:.0f} s)")
             problems += lost
         for level in LEVELS:
             result = score_student(Submission("reference", level, folder, found.notebooks), rubric,
-                                   _level_findings(rubric, found.notebooks, results), {})
+                                   _level_findings(rubric, found.notebooks, results, level), {})
             full = sum(q.max_points for q in result.questions)
             progress(f"reference at the {level} level: {result.total:g} of {full:g} (bonuses included)")
             problems += [f"reference at the {level} level: {q.id}.{i.item}: {i.points:g} of {i.max_points:g}: {i.message}"
@@ -111,10 +111,10 @@ def notebook_problems(name: str, run, findings) -> list[str]:
     return lines
 
 
-def _level_findings(rubric: Rubric, notebooks: dict, results: dict) -> dict:
-    """Findings by source as the pipeline scores them: a task's most complete notebook, and the
-    frameworks bonus from all the bonus task's notebooks."""
-    findings = {task: max((results[p][2] for p in paths), key=lambda fs: sum(f.fraction for f in fs))
+def _level_findings(rubric: Rubric, notebooks: dict, results: dict, level: str) -> dict:
+    """Findings by source as the pipeline scores them: a task's better notebook at this level, and
+    the frameworks bonus from all the bonus task's notebooks."""
+    findings = {task: list(best_notebook([results[p] for p in paths], rubric, task, level)[0].findings)
                 for task, paths in notebooks.items()}
     if "bonus_frameworks" in rubric.questions:
         bonus_task = rubric.frameworks_bonus.task
