@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .errors import GraderError
+from .handout import GRADER_PIP, REFERENCE
 from .model import LEVELS, Settings
 
 
@@ -178,6 +179,109 @@ def gradescope_autograder(out, rubric, hidden, data, roster, default_level, grad
                f"Submitters not in the roster are graded as {default_level}; set the assignment's timeout to "
                f"{gradescope_timeout:g} s and its memory to at least {memory_gib:g} GB")
 
+
+@cli.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Write the handout's files into a folder that is not empty.")
+@click.option("--reference", type=click.Path(path_type=Path), default=REFERENCE, show_default=True,
+              help="Folder with the blank templates (*_template.ipynb) and the reference solutions.")
+@click.option("--data", type=click.Path(path_type=Path), default=_DEFAULTS.data, show_default=True,
+              help="Training data handed out.")
+@click.option("--hidden", type=click.Path(path_type=Path), default=_DEFAULTS.hidden, show_default=True,
+              help="Hidden test set (the handout is scanned for its rows).")
+@click.option("--rubric", type=click.Path(path_type=Path), default=_DEFAULTS.rubric, show_default=True,
+              help="Rubric (the handout is scanned for its keyword lists and bars).")
+@click.option("--grader-pip", default=GRADER_PIP, show_default=True,
+              help="What the handout's README tells students to pip install for `grader check`.")
+def handout(out_dir, force, reference, data, hidden, rubric, grader_pip) -> int:
+    """Write what students receive into OUT_DIR, then scan it for anything they must not see.
+
+    Exit code 1 (and a line per find) when the handout holds a solution line, a hidden row, a
+    keyword list or a bar of the rubric.
+    """
+    from .handout import build_handout, gather_secrets, scan_handout
+    from .rubric import load_rubric
+
+    written = build_handout(Path(out_dir), Path(reference), Path(data), force=force, grader_pip=grader_pip)
+    for name in written.others:
+        click.echo(f"warning: {out_dir}/{name} was there already and is not part of the handout", err=True)
+    secrets = gather_secrets(Path(reference), Path(hidden), load_rubric(rubric))
+    if not secrets.hidden_text:
+        click.echo(f"warning: no hidden test set in {hidden}: the handout was not scanned for hidden rows", err=True)
+    leaks = scan_handout(written.folder, secrets)
+    for leak in leaks:
+        click.echo(f"leak: {out_dir}/{leak.describe()}", err=True)
+    if leaks:
+        click.echo(f"{len(leaks)} thing(s) in {out_dir}/ that students must not see: do not hand it out", err=True)
+        return 1
+    click.echo(f"handout in {out_dir}/: {', '.join(written.files)}; no solution line, hidden row, keyword list or bar")
+    return 0
+
+
+@cli.command()
+@click.option("--rubric", type=click.Path(path_type=Path), default=_DEFAULTS.rubric, show_default=True)
+@click.option("--reference", type=click.Path(path_type=Path), default=REFERENCE, show_default=True,
+              help="Folder with the reference solutions and the blank templates.")
+@click.option("--data", type=click.Path(path_type=Path), default=_DEFAULTS.data, show_default=True)
+@click.option("--hidden", type=click.Path(path_type=Path), default=_DEFAULTS.hidden, show_default=True)
+def verify(rubric, reference, data, hidden) -> int:
+    """Instructor CI: the rubric validates, the reference solutions score full marks at both levels
+    (real kernels: a few minutes), the handout holds no solution. Exit code 1 and one line per problem
+    otherwise."""
+    from .verify import verify as run_verify
+
+    settings = Settings(submissions=Path(reference), rubric=Path(rubric), data=Path(data), hidden=Path(hidden))
+    problems = run_verify(settings, Path(reference))
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        click.echo(f"verify: {len(problems)} problem(s)", err=True)
+        return 1
+    click.echo("verify: ok (rubric valid, reference at full marks at both levels, handout clean)")
+    return 0
+
+
+@export.command("canvas")
+@click.option("--roster", "gradebook", type=click.Path(path_type=Path), required=True,
+              help="The course's gradebook as Canvas exports it (Grades > Export): the students' rows.")
+@click.option("--reports", type=click.Path(path_type=Path), default=_DEFAULTS.out, show_default=True,
+              help="The reports folder of a finished `grader run`.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="CSV to write [default: REPORTS/canvas.csv].")
+@click.option("--assignment", default="HW3", show_default=True,
+              help="The Canvas assignment: its name, or its column as exported ('HW3 (12345)').")
+@click.option("--class-roster", type=click.Path(path_type=Path), default=Path("submissions") / "roster.csv",
+              show_default=True, help="roster.csv with an optional sis_login column (used when present).")
+def export_canvas(gradebook, reports, out, assignment, class_roster) -> int:
+    """CSV for Canvas's gradebook import: Canvas's student columns, then the assignment's total.
+
+    Exit code 1 when a graded student matches no Canvas student, the grader failed on one, or a
+    report.json cannot be read: they are listed, the others are written.
+    """
+    from .export import read_reports
+    from .export.canvas import export_canvas as build
+    from .report import write_atomic
+
+    found = read_reports(Path(reports))
+    done = build(list(found.found.values()), Path(gradebook), Path(class_roster), assignment)
+    target = Path(out) if out is not None else Path(reports) / "canvas.csv"
+    write_atomic(target, done.text)
+    if done.new_assignment:
+        click.echo(f"warning: no column {assignment} in {gradebook}: the import creates a new assignment", err=True)
+    if done.without_report:
+        click.echo(f"warning: no report for {len(done.without_report)} Canvas student(s), left empty: "
+                   + "; ".join(done.without_report), err=True)
+    if done.provisional:
+        click.echo(f"warning: provisional (review or attention in summary.md): {', '.join(done.provisional)}", err=True)
+    if done.unmatched:
+        click.echo(f"error: not in the Canvas gradebook, so not exported: {'; '.join(done.unmatched)}. Fix: add "
+                   f"a sis_login column to {class_roster} with each student's Canvas SIS Login ID", err=True)
+    if done.failed:
+        click.echo(f"error: the grader failed on {', '.join(done.failed)}: left empty; grade them again", err=True)
+    if found.unreadable:
+        click.echo(f"error: no complete report.json, so not exported: {', '.join(found.unreadable)} "
+                   "(grade them with grader run)", err=True)
+    click.echo(f"wrote {target}: {done.exported} grade(s) in column '{done.column}'")
+    return 1 if done.unmatched or done.failed or found.unreadable else 0
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it in-process)."""

@@ -36,3 +36,9 @@ def read_reports(folder: Path) -> Reports:
         raise SettingsError(folder, "", "holds no student's report.json",
                             "pass --reports with the folder grader run wrote (its --out)")
     return Reports(found, tuple(unreadable))
+
+
+def grader_failed(report: dict) -> bool:
+    """The grader failed on this student: its points are not a grade (a failed result is written
+    without a fingerprint, and says so on the attention list)."""
+    return not report.get("fingerprint") or any(str(a).startswith("grader error") for a in report.get("attention", []))
