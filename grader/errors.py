@@ -23,5 +23,9 @@ class RosterError(GraderError):
     pass
 
 
+class OverridesError(GraderError):
+    pass
+
+
 class SettingsError(GraderError):
     exit_code = 2

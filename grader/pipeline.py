@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import discover, execute, extract, integrity, report, score
+from . import discover, execute, extract, integrity, overrides as overrides_file, report, score
 from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
 from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission, TaskResult
@@ -193,7 +193,7 @@ def grade_class(settings: Settings, fresh: bool = False,
     started = time.monotonic()
     rubric = load_rubric(settings.rubric)
     overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
-    overrides = score.load_overrides(overrides_path, rubric)
+    overrides = overrides_file.load_overrides(overrides_path, rubric)
     everyone = discover.find_submissions(Path(settings.submissions), settings.default_level)
     subs = [s for s in everyone if s.student in settings.students] if settings.students else everyone
     if settings.students:

@@ -23,8 +23,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from . import discover, execute, score
-from .errors import GraderError, SettingsError
+from . import discover, execute, overrides
+from .errors import GraderError, OverridesError, SettingsError
 from .report import json as json_report
 from .report import write_atomic
 from .rubric import Rubric, load_rubric
@@ -84,25 +84,25 @@ class OverridesFile:
 
     def __init__(self, path: Path, rubric: Rubric):
         self.path, self.rubric = Path(path), rubric
-        self.checked = score.load_overrides(self.path, rubric)  # a broken file stops here, naming the key
+        self.checked = overrides.load_overrides(self.path, rubric)  # a broken file stops here, naming the key
         self._yaml = YAML()
         text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
         try:
             data = self._yaml.load(text)
         except YAMLError as exc:  # e.g. a duplicate key, which PyYAML lets pass
             mark = getattr(exc, "problem_mark", None)
-            raise score.OverridesError(self.path, f"line {mark.line + 1}" if mark else "",
+            raise OverridesError(self.path, f"line {mark.line + 1}" if mark else "",
                                        f"cannot be edited ({getattr(exc, 'problem', None) or exc})",
                                        "remove the duplicate or odd entry by hand")
         # A file of comments only loads as None; its text is kept above what is written.
         self._preamble = text if data is None and text.strip() else ""
         self.data = data if data is not None else CommentedMap()
 
-    def current(self, student: str, question: str, item: str) -> score.Override | None:
+    def current(self, student: str, question: str, item: str) -> overrides.Override | None:
         return self.checked.get(student, {}).get(f"{question}.{item}")
 
     def set(self, student: str, question: str, item: str, points: float, comment: str) -> None:
-        """Write one override and save the file atomically; what score.load_overrides reads back."""
+        """Write one override and save the file atomically; what overrides.load_overrides reads back."""
         entries = self._entries(student)
         key = next((k for k in entries if self._names(str(k), question, item)), None)
         value = int(points) if float(points).is_integer() else float(points)
@@ -114,7 +114,7 @@ class OverridesFile:
         self._yaml.dump(self.data, out)
         preamble = self._preamble + ("" if self._preamble.endswith("\n") or not self._preamble else "\n")
         write_atomic(self.path, preamble + out.getvalue())
-        self.checked = score.load_overrides(self.path, self.rubric)
+        self.checked = overrides.load_overrides(self.path, self.rubric)
 
     def _entries(self, student: str) -> CommentedMap:
         key = next((k for k in self.data if str(k) == student), None)  # ids like 123 load as ints

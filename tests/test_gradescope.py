@@ -16,7 +16,7 @@ import yaml
 from grader import report
 from grader.cli import main
 from grader.errors import RubricError
-from grader.gradescope import AutograderConfig, BuildOptions, Layout, RosterRow, build_zip, identify, run
+from grader.gradescope import AutograderConfig, Layout, RosterRow, identify, run
 from grader.model import CellFailure, Finding, NotebookRun, Submission
 from grader.rubric import load_rubric
 from grader.score import score_student

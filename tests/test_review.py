@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from grader import report
 from grader.cli import cli, main
 from grader.model import Finding, Submission
-from grader.score import load_overrides, score_student
+from grader.overrides import load_overrides
+from grader.score import score_student
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWED = {"q3_explanation": 0.75, "q4_explanation": 2 / 3, "q5_4_answer": 0.5, "q5_4_explanation": 1 / 3}

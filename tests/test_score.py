@@ -3,7 +3,9 @@
 import pytest
 
 from grader.model import Finding, Submission
-from grader.score import OverridesError, load_overrides, points_of, score_student
+from grader.errors import OverridesError
+from grader.overrides import load_overrides
+from grader.score import points_of, score_student
 
 
 def _all_pass(rubric, task):

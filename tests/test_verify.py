@@ -7,7 +7,6 @@ import pytest
 
 from grader.cli import main
 from grader.model import CellFailure, Finding, NotebookRun, Settings
-from grader.rubric import load_rubric
 from grader.verify import handout_problems, notebook_problems, reference_problems, verify
 from tests.conftest import ROOT
 

@@ -3,8 +3,6 @@
 import functools
 import json
 import math
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
