@@ -47,14 +47,19 @@ def cli() -> None:
               help="Hidden test set (never visible to student code).")
 @click.option("--memory-gib", type=click.FloatRange(0.5, 64), default=_DEFAULTS.memory_gib, show_default=True,
               help="Memory per notebook (its kernel's whole process tree).")
-@click.option("--jobs", type=click.IntRange(1, 16), default=_DEFAULTS.jobs, show_default=True,
-              help="Students graded at once (one kernel each).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=_DEFAULTS.jobs, show_default="the number of cores",
+              help="Notebooks executed at once (one kernel each, one thread per kernel).")
+@click.option("--cluster", default="", metavar="tcp://HOST:PORT",
+              help="Run the notebooks on a Dask cluster's workers (checks and reports stay here).")
+@click.option("--cache", type=click.Path(path_type=Path), default=None,
+              help="Cache folder, may be shared by several machines [default: OUT/.cache].")
+@click.option("--no-cache", is_flag=True, help="Execute every notebook again (the cache is neither read nor written).")
 @click.option("--kernel-python", type=click.Path(path_type=Path), default=None,
               help="Interpreter the graded kernels run [default: the grader's own, with environment/requirements.txt].")
 @click.option("--require-sandbox", is_flag=True, help="Refuse to run notebooks without the full sandbox.")
 @click.option("--fresh", is_flag=True, help="Grade again even students whose reports are current.")
 def run(submissions, rubric, out, students, default_level, timeout, cell_timeout, overrides, data, hidden,
-        memory_gib, jobs, kernel_python, require_sandbox, fresh) -> int:
+        memory_gib, jobs, cluster, cache, no_cache, kernel_python, require_sandbox, fresh) -> int:
     """Grade every student in SUBMISSIONS (roster.csv + one folder per student).
 
     Exit code 0: the class was graded; 3: graded, but the grader failed on some students (they are
@@ -66,10 +71,12 @@ def run(submissions, rubric, out, students, default_level, timeout, cell_timeout
     settings = Settings(submissions=Path(submissions), rubric=Path(rubric), out=Path(out), students=tuple(students),
                         default_level=default_level, timeout=timeout, cell_timeout=cell_timeout,
                         overrides=overrides, data=Path(data), hidden=Path(hidden), memory_gib=memory_gib,
-                        jobs=jobs, require_sandbox=require_sandbox, kernel_python=kernel_python)
+                        jobs=jobs, cluster=cluster, cache=cache, no_cache=no_cache,
+                        require_sandbox=require_sandbox, kernel_python=kernel_python)
     outcome = grade_class(settings, fresh=fresh)
     click.echo(f"graded {len(outcome.graded)} student(s), {len(outcome.skipped)} already current, "
-               f"in {outcome.seconds:g} s; reports in {out}/ (grades.csv, summary.md, <student>/report.md)")
+               f"{outcome.executed} notebook(s) executed, in {outcome.seconds:g} s; reports in {out}/ "
+               "(grades.csv, summary.md, <student>/report.md)")
     if outcome.errors:
         click.echo(f"the grader failed on {', '.join(outcome.errors)}: see summary.md (Needs attention)", err=True)
         return GRADER_FAILED

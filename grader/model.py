@@ -6,6 +6,7 @@ checks -> Finding; score -> StudentResult; report writes files.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -299,10 +300,21 @@ class Settings:
     """Hidden test set (features and labels) for Part 2; never copied near a kernel."""
     memory_gib: float = 4.0
     """Resident memory of one kernel's process tree."""
-    jobs: int = 1
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Notebooks executed at once (one kernel each, each pinned to one thread)."""
+    cluster: str = ""
+    """A Dask scheduler's address (tcp://HOST:PORT): notebooks run on its workers instead."""
+    cache: Path | None = None
+    """Level-1 cache folder (what each notebook produced); default: .cache in the reports folder."""
+    no_cache: bool = False
+    """Run every notebook again (the cache is neither read nor written)."""
     require_sandbox: bool = False
     kernel_python: Path | None = None
     """The interpreter graded kernels run (default: the grader's own, with environment/requirements.txt)."""
+
+    @property
+    def cache_folder(self) -> Path:
+        return Path(self.cache) if self.cache is not None else Path(self.out) / ".cache"
 
     def limits(self):
         """The sandbox.Limits every notebook of the run gets."""

@@ -1,34 +1,41 @@
-"""The steps in order, per student: discover -> execute -> extract -> check -> score -> report.
+"""The steps in order: discover -> execute -> extract -> check -> score -> report.
 
-One student's failure never stops the class: a grader bug while grading a student becomes that
-student's result (every item "error") and a line in the run log.
+Notebooks are the unit of work: every notebook of the class that is not in the cache is executed
+(longest first, `--jobs` at once, or on a Dask cluster), and a student is judged, scored and written
+as soon as their last notebook is in. Judging happens here, in the grader's process, never where a
+notebook ran. One student's failure never stops the class: a grader bug while grading a student
+becomes that student's result (every item "error") and a line in the run log.
 """
 
 from __future__ import annotations
 
 import hashlib
-from importlib import metadata
 import json
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from . import discover, execute, extract, integrity, overrides as overrides_file, report, score
+from . import cache, discover, execute, extract, integrity, report, score
+from . import overrides as overrides_file
 from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
 from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission, TaskResult
+from .prepare import TaskPlan, check_settings, load_hidden, plan_task, plan_tasks
 from .report import json as json_report
 from .rubric import Rubric, load_rubric
 from .sandbox import bwrap_status
+from .work import LocalRunner, NotebookWork, Outcome, execute_work, weight_of
 
 try:
     VERSION = metadata.version("hw3-grader")
 except metadata.PackageNotFoundError:  # run from a source tree that was never installed
     VERSION = "0+unknown"
+
+__all__ = ["VERSION", "check_settings", "grade_class", "grade_one", "grade_student", "load_hidden", "run_task"]
 
 
 @dataclass
@@ -40,6 +47,8 @@ class ClassRun:
     log: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     """Students the grader failed on (graded again on the next run)."""
+    executed: int = 0
+    """Notebooks run in a kernel (the others came from the cache)."""
     seconds: float = 0.0
 
 
@@ -52,112 +61,59 @@ class StudentLog:
     traceback: str = ""
 
 
-def load_hidden(settings: Settings, tasks: set[str]) -> dict[str, HiddenSet]:
-    """The hidden test sets the class needs; a missing one stops the run (Part 2 cannot be scored)."""
-    from .datasets import load_hidden as read_hidden
-
-    folder = Path(settings.hidden)
-    try:
-        hidden = read_hidden(folder)
-    except ValueError as exc:
-        raise SettingsError(folder, "", f"hidden test set unreadable ({exc})", "write it again with grader make-data")
-    for task in sorted(tasks - set(hidden)):
-        raise SettingsError(folder / f"{task}_test.csv", "", "hidden test set not found",
-                            "pass --hidden with the folder holding it, or create it with grader make-data --hidden-seed SECRET")
-    return hidden
+# ----------------------------------------------------------------------------- one notebook
 
 
-def training_files(settings: Settings, task: str) -> dict[str, Path]:
-    if task == "H3P1":
-        return {}
-    path = Path(settings.data) / f"{task}_train.csv"
-    if not path.exists():
-        raise SettingsError(path, "", "training data not found", "pass --data with the folder holding the task's CSV")
-    return {path.name: path}
+def notebook_work(sub: Submission, task: str, path: Path, plan: TaskPlan, settings: Settings) -> NotebookWork | NotebookRun:
+    """The work to execute one notebook, or the run it already is when its file cannot be read (a
+    link, too large): discovery's rules, applied by the executor, not bypassed by reading bytes here."""
+    content, _ = execute.read_bytes(path)
+    if content is None:
+        return execute.run_notebook(path, task, plan.job, settings.limits(), {})
+    limits = settings.limits()
+    key = cache.run_key(path.name, task, content, plan.data, plan.job, limits)
+    return NotebookWork(key, sub.student, task, path, content, plan.job, limits, plan.data, weight_of(task, content))
 
 
-def training_set(settings: Settings, task: str) -> HiddenSet | None:
-    """The grader's own copy of a Part 2 task's training data: what input statistics are measured on."""
-    from .datasets import read_task
-
-    files = training_files(settings, task)
-    if not files:
-        return None
-    try:
-        return read_task(next(iter(files.values())), task)
-    except ValueError as exc:
-        raise SettingsError(next(iter(files.values())), "", f"training data unreadable ({exc})",
-                            "write it again with grader make-data")
-
-
-def check_settings(settings: Settings, tasks: set[str]) -> None:
-    """Everything a run needs, checked before the first notebook: one line naming the fix if not."""
-    for task in sorted(tasks - {"H3P1"}):
-        training_set(settings, task)
-    if settings.kernel_python is not None:
-        from .sandbox import kernel_python_problem
-
-        problem = kernel_python_problem(Path(settings.kernel_python))
-        if problem:
-            raise SettingsError(settings.kernel_python, "--kernel-python", problem,
-                                "pass an interpreter that has ipykernel and the course environment installed")
-
-
-def fingerprint(sub: Submission, settings: Settings, overrides: dict) -> str:
-    """Changes whenever anything that decides this student's grade changes."""
-    digest = hashlib.sha256(VERSION.encode())
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.read_bytes())
-    digest.update(Path(settings.rubric).read_bytes())
-    digest.update(json.dumps({k: v.model_dump() for k, v in overrides.get(sub.student, {}).items()},
-                             sort_keys=True).encode())
-    digest.update(f"{sub.student}|{sub.level}|{sub.ignored}|{sub.notes}".encode())
-    extra = [settings.hidden, settings.data] if any(t != "H3P1" for t in sub.notebooks) else []
-    files = [p for paths in sub.notebooks.values() for p in paths]
-    for folder in extra:
-        if folder and Path(folder).is_dir():
-            files += sorted(Path(folder).glob("*.csv"))
-    for path in files:
-        digest.update(str(path.name).encode())
-        digest.update(path.read_bytes())
-    digest.update(repr((settings.timeout, settings.cell_timeout, settings.memory_gib,
-                        settings.require_sandbox, str(settings.kernel_python or ""))).encode())
-    return digest.hexdigest()
-
-
-def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings) -> TaskResult:
-    """One notebook through execute -> extract -> check."""
-    checks = CHECKERS[task]
-    request = checks.request(rubric, hidden, training_set(settings, task))
-    run = execute.run_notebook(path, task, extract.kernel_code(request, checks.kernel_modules), settings.limits(),
-                               training_files(settings, task))
-    answers = extract.read_answers(run, request)
+def judge(run: NotebookRun, plan: TaskPlan, rubric: Rubric, hidden: HiddenSet | None) -> TaskResult:
+    """A notebook's run -> its findings: extract -> observe -> check, in the grader's process."""
+    checks = CHECKERS[plan.task]
+    answers = extract.read_answers(run, plan.request)
     observed = checks.observe(answers, run)
     findings = integrity.held(checks.check(observed, run, rubric, hidden), run.tampering)
     return TaskResult(run, observed, tuple(findings), answers.notes)
 
 
-def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],
-                  overrides: dict) -> StudentResult:
+def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings) -> TaskResult:
+    """One notebook through execute -> extract -> check, here and now (no cache)."""
+    plan = plan_task(task, rubric, hidden, settings)
+    item = notebook_work(Submission("", "grad", path.parent), task, path, plan, settings)
+    return judge(item if isinstance(item, NotebookRun) else execute_work(item), plan, rubric, hidden)
+
+
+# ----------------------------------------------------------------------------- one student
+
+
+def score_runs(sub: Submission, runs: dict[Path, NotebookRun], plans: dict[str, TaskPlan], rubric: Rubric,
+               hidden: dict[str, HiddenSet], overrides: dict) -> StudentResult:
+    """A student's runs (one per notebook) -> their StudentResult."""
     findings: dict[str, list[Finding]] = {}
-    runs: list[NotebookRun] = []
     notes: list[str] = []
     graded: dict[str, list[TaskResult]] = {}
     for task in TASKS:
-        paths = sub.notebooks.get(task, ())
-        if not paths:
+        results = [judge(runs[path], plans[task], rubric, hidden.get(task)) for path in sub.notebooks.get(task, ())]
+        if not results:
             continue
-        results = [run_task(task, path, rubric, hidden.get(task), settings) for path in paths]
-        runs += [r.run for r in results]
-        notes += [note for r in results for note in r.notes]
         graded[task] = results
+        notes += [note for r in results for note in r.notes]
         best, note = score.best_notebook(results, rubric, task, sub.level)
         findings[task] = list(best.findings)
         notes += [note] if note else []
     if "bonus_frameworks" in rubric.questions:
         findings["bonus_frameworks"] = [check_frameworks_bonus(graded.get(rubric.frameworks_bonus.task, []), rubric)]
     absent = {t: "not graded: no submission folder" for t in (*TASKS, "bonus_frameworks")} if sub.folder is None else {}
-    return score.score_student(sub, rubric, findings, absent, overrides, runs, notes)
+    all_runs = [runs[p] for task in TASKS for p in sub.notebooks.get(task, ())]
+    return score.score_student(sub, rubric, findings, absent, overrides, all_runs, notes)
 
 
 def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
@@ -171,83 +127,188 @@ def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
                                attention=[f"grader error: {error} (graded again on the next run)"], grader_error=True)
 
 
-def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, fp: str) -> StudentLog:
-    """Grade and write one student's reports. Never raises."""
-    started = time.monotonic()
-    trace = ""
-    try:
-        result = grade_student(sub, rubric, settings, hidden, overrides)
-        line = f"{sub.student}: {result.total:g}/{result.max_total:g}"
-    except Exception as exc:  # our bug, not the class's problem
-        detail = "".join(traceback.format_exception_only(exc)).strip()
+def write_result(sub: Submission, settings: Settings, fingerprint: str, started: float,
+                 grade: Callable[[], StudentResult], rubric: Rubric, trace: str = "") -> StudentLog:
+    """Grade (calling `grade`) and write one student's reports. Never raises: a grader error becomes
+    the student's failed result. `trace` is an error already met (a notebook the grader failed on)."""
+    detail = trace.strip().splitlines()[-1] if trace.strip() else ""
+    if not detail:
+        try:
+            result = grade()
+        except Exception as exc:  # our bug, not the class's problem
+            detail, trace = "".join(traceback.format_exception_only(exc)).strip(), traceback.format_exc()
+    if detail:
         result = failed_result(sub, rubric, detail)
         line = f"{sub.student}: grader error ({detail})"
-        trace = traceback.format_exc()
-    report.write_student(result, Path(settings.out), "" if result.grader_error else fp)
+    else:
+        line = f"{sub.student}: {result.total:g}/{result.max_total:g}"
+    report.write_student(result, Path(settings.out), "" if result.grader_error else fingerprint)
     return StudentLog(sub.student, f"{line} ({time.monotonic() - started:.1f} s)", trace)
+
+
+def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],
+                  overrides: dict) -> StudentResult:
+    """One student, every notebook executed here and now (no cache)."""
+    plans = plan_tasks(set(sub.notebooks), rubric, hidden, settings)
+    runs = {}
+    for task, paths in sub.notebooks.items():
+        for path in paths:
+            item = notebook_work(sub, task, path, plans[task], settings)
+            runs[path] = item if isinstance(item, NotebookRun) else execute_work(item)
+    return score_runs(sub, runs, plans, rubric, hidden, overrides)
+
+
+def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, fp: str) -> StudentLog:
+    """Grade and write one student's reports, notebooks run here. Never raises."""
+    return write_result(sub, settings, fp, time.monotonic(),
+                        lambda: grade_student(sub, rubric, settings, hidden, overrides), rubric)
+
+
+# ----------------------------------------------------------------------------- the class
+
+
+def fingerprint(sub: Submission, keys: list[str], rubric_bytes: bytes, overrides: dict, hidden_digest: str) -> str:
+    """Level 2 of the cache: changes whenever anything that decides this student's grade changes
+    (their notebooks' level-1 keys, the rubric, their overrides, the hidden labels, the grader)."""
+    digest = hashlib.sha256(f"{VERSION}|{cache.all_code()}|{hidden_digest}".encode())
+    digest.update(rubric_bytes)
+    digest.update(json.dumps({k: v.model_dump() for k, v in overrides.get(sub.student, {}).items()},
+                             sort_keys=True).encode())
+    digest.update(f"{sub.student}|{sub.level}|{sub.ignored}|{sub.notes}|{sub.attention}|{sub.folder is None}".encode())
+    digest.update("|".join(keys).encode())
+    return digest.hexdigest()
+
+
+def _hidden_digest(settings: Settings, tasks: set[str]) -> str:
+    if not tasks:
+        return ""
+    files = sorted(Path(settings.hidden).glob("*.csv"))
+    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
+
+
+@dataclass
+class _Student:
+    """A student on their way through the run: the runs in so far, the works still out."""
+
+    sub: Submission
+    fingerprint: str
+    runs: dict[Path, NotebookRun]
+    pending: set[Path]
+    started: float = field(default_factory=time.monotonic)
+    trace: str = ""
+
+
+def _plan_students(subs, settings, rubric, plans, overrides, fresh, outcome, run_cache):
+    """Students to grade (with their works still to run) and the works themselves; current ones skip."""
+    rubric_bytes, hidden_digest = Path(settings.rubric).read_bytes(), _hidden_digest(settings, set(plans) - {"H3P1"})
+    students, works = [], []
+    for sub in subs:
+        items = {path: notebook_work(sub, task, path, plans[task], settings)
+                 for task, paths in sub.notebooks.items() for path in paths}
+        keys = [item.key if isinstance(item, NotebookWork) else f"unreadable:{path.name}" for path, item in items.items()]
+        fp = fingerprint(sub, keys, rubric_bytes, overrides, hidden_digest)
+        done = json_report.load(Path(settings.out) / sub.student / "report.json")
+        if not fresh and done is not None and done.get("fingerprint") == fp:
+            outcome.skipped.append(sub.student)
+            continue
+        runs = {p: i for p, i in items.items() if isinstance(i, NotebookRun)}
+        for path, item in items.items():
+            cached = run_cache.get(item.key, path) if isinstance(item, NotebookWork) else None
+            if cached is not None:
+                runs[path] = cached
+        mine = [i for p, i in items.items() if p not in runs]
+        students.append(_Student(sub, fp, runs, {w.path for w in mine}))
+        works += mine
+    return students, works
+
+
+def _graded(students: list[_Student], outcomes: Iterator[Outcome], run_cache: cache.RunCache,
+            finish: Callable[[_Student], StudentLog]) -> Iterator[StudentLog]:
+    """Each student's log line as soon as their last notebook is in."""
+    by_name = {s.sub.student: s for s in students}
+    for student in students:
+        if not student.pending:
+            yield finish(student)
+    for work, run, trace in outcomes:
+        student = by_name[work.student]
+        if run is not None:
+            run_cache.put(work.key, run)
+            student.runs[work.path] = run
+        student.trace = student.trace or trace
+        student.pending.discard(work.path)
+        if not student.pending:
+            yield finish(student)
+
+
+def _sandbox_warning(settings: Settings) -> str:
+    bwrap, why_not = bwrap_status()
+    if bwrap is not None:
+        return ""
+    return (f"WARNING: sandbox: reduced ({why_not}); student code runs without filesystem or network "
+            f"isolation" + ("; --require-sandbox: no notebook will run" if settings.require_sandbox else ""))
+
+
+def _runner(settings: Settings):
+    if settings.cluster:
+        from .cluster import DaskRunner
+
+        return DaskRunner(settings.cluster)
+    return LocalRunner(settings.jobs)
 
 
 def grade_class(settings: Settings, fresh: bool = False,
                 progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> ClassRun:
     """Grade every (selected) student; skip those whose report is complete and current."""
-    started = time.monotonic()
+    started, outcome = time.monotonic(), ClassRun()
     rubric = load_rubric(settings.rubric)
-    overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
-    overrides = overrides_file.load_overrides(overrides_path, rubric)
+    overrides = overrides_file.load_overrides(settings.overrides or Path(settings.submissions) / "overrides.yaml", rubric)
     everyone = discover.find_submissions(Path(settings.submissions), settings.default_level)
-    subs = [s for s in everyone if s.student in settings.students] if settings.students else everyone
-    if settings.students:
-        discover.find_submissions(Path(settings.submissions), settings.default_level, settings.students)
-    part2_tasks = {t for s in subs for t in s.notebooks if t != "H3P1"}
-    hidden = load_hidden(settings, part2_tasks) if part2_tasks else {}
-    check_settings(settings, part2_tasks)
-    outcome = ClassRun()
-    bwrap, why_not = bwrap_status()
-    if bwrap is None:
-        warning = (f"WARNING: sandbox: reduced ({why_not}); student code runs without filesystem or network "
-                   f"isolation" + ("; --require-sandbox: no notebook will run" if settings.require_sandbox else ""))
+    subs = _selected(everyone, settings)
+    tasks = {t for s in subs for t in s.notebooks}
+    hidden = load_hidden(settings, tasks - {"H3P1"}) if tasks - {"H3P1"} else {}
+    check_settings(settings, tasks)
+    plans = plan_tasks(tasks, rubric, hidden, settings)
+    for warning in filter(None, [_sandbox_warning(settings)]):
         progress(warning)
         outcome.log.append(warning)
-    todo = []
-    for sub in subs:
-        fp = fingerprint(sub, settings, overrides)
-        done = json_report.load(Path(settings.out) / sub.student / "report.json")
-        if not fresh and done is not None and done.get("fingerprint") == fp:
-            outcome.skipped.append(sub.student)
-        else:
-            todo.append((sub, fp))
+    run_cache = cache.RunCache(None if settings.no_cache else settings.cache_folder)
+    students, works = _plan_students(subs, settings, rubric, plans, overrides, fresh, outcome, run_cache)
     if outcome.skipped:
         progress(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
+    outcome.executed = len(works)
+
+    def finish(student: _Student) -> StudentLog:
+        return write_result(student.sub, settings, student.fingerprint, student.started,
+                            lambda: score_runs(student.sub, student.runs, plans, rubric, hidden, overrides),
+                            rubric, student.trace)
+
     traces = []
-    for entry in _grade_all(todo, settings, rubric, hidden, overrides):
+    for entry in _graded(students, _runner(settings).run(works) if works else iter(()), run_cache, finish):
         progress(entry.line)
         outcome.log.append(entry.line)
         if entry.traceback:
             outcome.errors.append(entry.student)
             traces.append(f"{entry.line}\n{entry.traceback}")
-    report.write_errors(Path(settings.out), traces)
-    if traces:
-        progress(f"the grader failed on {len(traces)} student(s): see {Path(settings.out) / report.ERRORS_LOG}")
-    outcome.graded = [s.student for s, _ in todo]
-    # The gradebook covers the whole class, also students graded by earlier (--student) runs.
-    results = report.read_results(Path(settings.out), [s.student for s in everyone])
-    report.write_class(Path(settings.out), results, outcome.log)
+    _write_class(settings, everyone, outcome, traces, progress)
+    outcome.graded = [s.sub.student for s in students]
     outcome.seconds = round(time.monotonic() - started, 1)
     return outcome
 
 
-def _grade_all(todo, settings, rubric, hidden, overrides):
-    if settings.jobs <= 1 or len(todo) <= 1:
-        for sub, fp in todo:
-            yield grade_one(sub, settings, rubric, hidden, overrides, fp)
-        return
-    with ProcessPoolExecutor(max_workers=settings.jobs) as pool:
-        futures = {pool.submit(grade_one, sub, settings, rubric, hidden, overrides, fp): sub for sub, fp in todo}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # a worker died: grade that student here instead
-                sub = futures[future]
-                again = grade_one(sub, settings, rubric, hidden, overrides, fingerprint(sub, settings, overrides))
-                yield replace(again, line=f"{sub.student}: worker failed ({type(exc).__name__}); graded again "
-                                          f"in the main process: {again.line}")
+def _selected(everyone: list[Submission], settings: Settings) -> list[Submission]:
+    if not settings.students:
+        return everyone
+    missing = sorted(set(settings.students) - {s.student for s in everyone})
+    if missing:
+        raise SettingsError("--student", "", f"no student {', '.join(missing)} in {settings.submissions}",
+                            "use a folder name or roster id")
+    return [s for s in everyone if s.student in settings.students]
+
+
+def _write_class(settings: Settings, everyone, outcome: ClassRun, traces: list[str], progress) -> None:
+    out = Path(settings.out)
+    report.write_errors(out, traces)
+    if traces:
+        progress(f"the grader failed on {len(traces)} student(s): see {out / report.ERRORS_LOG}")
+    # The gradebook covers the whole class, also students graded by earlier (--student) runs.
+    report.write_class(out, report.read_results(out, [s.student for s in everyone]), outcome.log)

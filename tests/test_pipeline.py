@@ -42,14 +42,14 @@ def test_run_from_another_folder_needs_no_path_flags(tmp_path, monkeypatch, caps
 def test_a_grader_error_exits_3_is_on_the_attention_list_and_is_graded_again(tmp_path, monkeypatch, capsys):
     subs = _class(tmp_path, "ann", "bo")
     out = tmp_path / "out"
-    real = pipeline.grade_student
+    real = pipeline.score_runs
 
     def broken_for_ann(sub, *args):
         if sub.student == "ann":
             raise RuntimeError("checker exploded")
         return real(sub, *args)
 
-    monkeypatch.setattr(pipeline, "grade_student", broken_for_ann)
+    monkeypatch.setattr(pipeline, "score_runs", broken_for_ann)
     assert main(["run", str(subs), "--out", str(out)]) == GRADER_FAILED
     err = capsys.readouterr().err
     assert "ann: grader error (RuntimeError: checker exploded)" in err and "Traceback" not in err
@@ -57,7 +57,7 @@ def test_a_grader_error_exits_3_is_on_the_attention_list_and_is_graded_again(tmp
     data = json.loads((out / "ann" / "report.json").read_text())
     assert data["attention"][0] == "grader error: RuntimeError: checker exploded (graded again on the next run)"
     assert "- ann: grader error" in (out / "summary.md").read_text()
-    monkeypatch.setattr(pipeline, "grade_student", real)
+    monkeypatch.setattr(pipeline, "score_runs", real)
     assert main(["run", str(subs), "--out", str(out)]) == 0
     assert "skipping 1 student(s)" in capsys.readouterr().err  # bo was current, ann graded again
     assert not (out / "grader-errors.log").exists()
