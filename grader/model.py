@@ -254,6 +254,50 @@ class StudentResult:
     """The grader failed on this student: the result is never taken as current on the next run."""
 
 
+@dataclass(frozen=True)
+class NotebookRecord:
+    """One notebook's line in the run log (reports/run.json, run.log and the class dashboard)."""
+
+    student: str
+    notebook: str
+    """File name as handed in (student-controlled: escape it wherever it is shown)."""
+    task: str
+    status: RunStatus
+    reason: str = ""
+    seconds: float = 0.0
+    framework: str = ""
+    """"torch", "keras" or another type name for a Part 2 notebook; "" when unknown or Part 1."""
+    limit: str = ""
+    """Which limit stopped it ("memory limit", "time limit", ...), "" when none did."""
+    limit_cell: int = 0
+    """1-based cell the limit stopped (0: none, or outside the cells)."""
+    failed_cells: tuple[int, ...] = ()
+    """1-based cells that failed (errors, timeouts, limits, the cell the kernel died in)."""
+    peak_memory: int = 0
+    """Peak resident memory of the kernel's process tree in bytes (0 when not measured)."""
+    sandbox: str = ""
+    rerun: bool = False
+    """The notebook was run again without its killing cell."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One `grader run`, filled by the pipeline for the run log and the dashboard."""
+
+    version: str
+    sandbox: str
+    """"full: bubblewrap" or "reduced: <why>" for the run as a whole."""
+    jobs: int
+    graded: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """Students whose reports were current; their notebook records come from the previous run.json."""
+    errors: tuple[str, ...] = ()
+    """Students the grader failed on."""
+    seconds: float = 0.0
+    notebooks: tuple[NotebookRecord, ...] = ()
+    """The notebooks run by this run (graded students only)."""
+
+
 # The project's own folder (rubrics/, reference/ next to grader/): defaults resolve against it, so
 # `grader run SUBMISSIONS` works from any working directory.
 PROJECT = Path(__file__).resolve().parents[1]
@@ -286,3 +330,5 @@ class Settings:
     require_sandbox: bool = False
     kernel_python: Path | None = None
     """The interpreter graded kernels run (default: the grader's own, with environment/requirements.txt)."""
+    quiet: bool = False
+    """No progress bar and no line per student (warnings still go to stderr)."""

@@ -9,19 +9,19 @@ from __future__ import annotations
 import hashlib
 from importlib import metadata
 import json
-import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from . import discover, execute, extract, integrity, report, score
 from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
-from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission
+from .model import TASKS, Finding, HiddenSet, NotebookRecord, NotebookRun, RunInfo, Settings, StudentResult, Submission
+from .progress import Progress
 from .report import json as json_report
+from .report.runlog import records_of
 from .rubric import Rubric, load_rubric
 from .sandbox import Limits, bwrap_status
 
@@ -50,6 +50,8 @@ class StudentLog:
     student: str
     line: str
     traceback: str = ""
+    notebooks: tuple[NotebookRecord, ...] = ()
+    """The run log's records of the notebooks graded (for run.json and the progress bar)."""
 
 
 def load_hidden(settings: Settings, tasks: set[str]) -> dict[str, HiddenSet]:
@@ -198,13 +200,13 @@ def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overr
         line = f"{sub.student}: grader error ({detail})"
         trace = traceback.format_exc()
     report.write_student(result, Path(settings.out), "" if result.grader_error else fp)
-    return StudentLog(sub.student, f"{line} ({time.monotonic() - started:.1f} s)", trace)
+    return StudentLog(sub.student, f"{line} ({time.monotonic() - started:.1f} s)", trace, records_of(result))
 
 
-def grade_class(settings: Settings, fresh: bool = False,
-                progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> ClassRun:
+def grade_class(settings: Settings, fresh: bool = False, progress: Progress | None = None) -> ClassRun:
     """Grade every (selected) student; skip those whose report is complete and current."""
     started = time.monotonic()
+    progress = progress or Progress(quiet=settings.quiet)
     rubric = load_rubric(settings.rubric)
     overrides_path = settings.overrides or Path(settings.submissions) / "overrides.yaml"
     overrides = score.load_overrides(overrides_path, rubric)
@@ -220,7 +222,7 @@ def grade_class(settings: Settings, fresh: bool = False,
     if bwrap is None:
         warning = (f"WARNING: sandbox: reduced ({why_not}); student code runs without filesystem or network "
                    f"isolation" + ("; --require-sandbox: no notebook will run" if settings.require_sandbox else ""))
-        progress(warning)
+        progress.message(warning, important=True)
         outcome.log.append(warning)
     todo = []
     for sub in subs:
@@ -231,22 +233,33 @@ def grade_class(settings: Settings, fresh: bool = False,
         else:
             todo.append((sub, fp))
     if outcome.skipped:
-        progress(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
-    traces = []
-    for entry in _grade_all(todo, settings, rubric, hidden, overrides):
-        progress(entry.line)
-        outcome.log.append(entry.line)
-        if entry.traceback:
-            outcome.errors.append(entry.student)
-            traces.append(f"{entry.line}\n{entry.traceback}")
+        progress.message(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
+    traces, records = [], []
+    progress.start([task for sub, _ in todo for task, paths in sub.notebooks.items() for _ in paths])
+    try:
+        for entry in _grade_all(todo, settings, rubric, hidden, overrides):
+            for record in entry.notebooks:
+                progress.notebook_done(record.task)
+            progress.student_done(entry.line)
+            outcome.log.append(entry.line)
+            records += entry.notebooks
+            if entry.traceback:
+                outcome.errors.append(entry.student)
+                traces.append(f"{entry.line}\n{entry.traceback}")
+    finally:
+        progress.close()
     report.write_errors(Path(settings.out), traces)
     if traces:
-        progress(f"the grader failed on {len(traces)} student(s): see {Path(settings.out) / report.ERRORS_LOG}")
+        progress.message(f"the grader failed on {len(traces)} student(s): see {Path(settings.out) / report.ERRORS_LOG}",
+                         important=True)
     outcome.graded = [s.student for s, _ in todo]
     # The gradebook covers the whole class, also students graded by earlier (--student) runs.
     results = report.read_results(Path(settings.out), [s.student for s in everyone])
-    report.write_class(Path(settings.out), results, outcome.log)
     outcome.seconds = round(time.monotonic() - started, 1)
+    run_info = RunInfo(VERSION, "full: bubblewrap" if bwrap else f"reduced: {why_not}", settings.jobs,
+                       tuple(outcome.graded), tuple(outcome.skipped), tuple(outcome.errors), outcome.seconds,
+                       tuple(records))
+    report.write_class(Path(settings.out), results, outcome.log, run_info, hidden)
     return outcome
 
 
