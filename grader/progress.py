@@ -37,9 +37,9 @@ class Progress:
         self.notebooks, self.done = len(tasks), 0
         if self.quiet or not self.terminal or not tasks:
             return
-        self.bar = tqdm(total=sum(WEIGHTS.get(t, OTHER) for t in tasks), file=self.stream, desc="grading",
+        self.bar = tqdm(total=sum(WEIGHTS.get(t, OTHER) for t in tasks), file=self.stream,
                         smoothing=0, dynamic_ncols=True, leave=True,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed} elapsed, ETA {remaining}]")
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed} elapsed, ETA {remaining}]")
         self._show_count()
         self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
         self._ticker.start()
@@ -72,7 +72,7 @@ class Progress:
             self.bar = None
 
     def _show_count(self, refresh: bool = True) -> None:
-        self.bar.set_postfix_str(f"{self.done}/{self.notebooks} notebooks", refresh=refresh)
+        self.bar.set_description_str(f"grading: {self.done}/{self.notebooks} notebooks", refresh=refresh)
 
     def _tick(self) -> None:
         while not self._stop.wait(REFRESH_SECONDS):
