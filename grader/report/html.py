@@ -64,9 +64,10 @@ def value_text(value: Any) -> str:
 
 def counterexample(item: ItemScore) -> dict | None:
     """Where a lost item was tried: {"point": [(name, value)], "rows": [(name, value)], "expected",
-    "given"} (either part may be empty); None for an item that kept its points."""
+    "given"}; None for an item that kept its points, or whose data is only a measurement the
+    message already gives (a Part 2 accuracy, the loss it saw)."""
     ce = item.counterexample
-    if not isinstance(ce, dict) or not ce or item.points >= item.max_points:
+    if not isinstance(ce, dict) or item.points >= item.max_points or not {"point", "expected", "given"} & set(ce):
         return None
     point = ce.get("point") if isinstance(ce.get("point"), dict) else {}
     rows = [(str(k), value_text(v)) for k, v in ce.items() if k not in ("point", "expected", "given")]
