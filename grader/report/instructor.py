@@ -74,7 +74,10 @@ def _series(out: Path, students: list[str], hidden: HiddenSet) -> tuple[list, li
     truth = np.asarray(hidden.y, dtype=np.float64)
     found, rows = [], []
     for student in sorted(students):
-        raw = load_predictions(predictions_path(out, student)).get(TASK)
+        try:
+            raw = load_predictions(predictions_path(out, student)).get(TASK)
+        except ValueError:  # a roster id no file may be named after has no stored predictions
+            continue
         if raw is None:
             continue
         table = np.array([[np.nan if v is None else v for v in row] for row in raw], dtype=np.float64) \
