@@ -69,13 +69,19 @@ def _shape(message: str) -> str:
     return re.sub(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", message)
 
 
+NOT_HANDED_IN = re.compile(r"not graded: no (submission folder|\S+ notebook was handed in)")
+"""score.py's message for the items of a notebook (or folder) that is not there: the attention list
+already names those students, and counting them would bury what students got wrong."""
+
+
 def most_lost(results: list[dict]) -> list[dict]:
-    """The items most students lost points on, with the most common message (grouped by shape)."""
+    """The items most students lost points on (in a notebook they handed in), with the most common
+    message (messages that differ only in their numbers count as one)."""
     lost: dict[tuple[str, str], list[tuple[float, str]]] = {}
     for r in sorted(results, key=lambda r: r["student"]):
         for q in r["questions"]:
             for i in q["items"]:
-                if i["points"] < i["max_points"]:
+                if i["points"] < i["max_points"] and not NOT_HANDED_IN.fullmatch(i["message"]):
                     lost.setdefault((q["id"], i["id"]), []).append((i["max_points"] - i["points"], i["message"]))
     rows = []
     for (qid, iid), entries in lost.items():

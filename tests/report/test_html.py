@@ -164,7 +164,7 @@ def test_the_items_most_often_lost_come_first_with_their_most_common_message():
             {"id": "dL_dw2", "points": 1.25 if name != "cy" else 0, "max_points": 1.25, "message": "other"}]}]}
 
     rows = dashboard.most_lost([student("ann", "off by 0.5 at x=1"), student("bo", "off by 2 at x=3"),
-                                student("cy", "not defined")])
+                                student("cy", "not defined"), student("di", "not graded: no H3P1 notebook was handed in")])
     assert [(r["item"], r["students"], r["message"], r["same"]) for r in rows] == \
         [("dL_dw1", 3, "off by 0.5 at x=1", 2), ("dL_dw2", 1, "other", 1)]
 
