@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install sandbox grade test test-fast bench
+.PHONY: install sandbox browser grade test test-fast bench
 
-install: $(VENV)/.installed sandbox
+install: $(VENV)/.installed sandbox browser
 
 # torch is pinned first: an unpinned torch takes a multi-GB CUDA build; 2.13.0 is the CPU wheel.
 # environment/requirements.txt is the course environment every graded kernel gets (CONTRACT §5).
@@ -21,6 +21,11 @@ $(VENV)/.installed: pyproject.toml environment/requirements.txt
 sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) ; } \
 	  || echo "warning: bubblewrap is not installed (apt-get install bubblewrap); kernels will run with a reduced sandbox"
+
+# tests/report/test_browser.py renders the HTML reports in headless Chromium; without it that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
+	  || echo "warning: chromium is not installed (apt-get install chromium); the browser test will be skipped"
 
 grade: install
 	$(BIN)/grader run submissions/ --jobs 2

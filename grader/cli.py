@@ -58,8 +58,9 @@ def cli() -> None:
               help="Interpreter the graded kernels run [default: the grader's own, with environment/requirements.txt].")
 @click.option("--require-sandbox", is_flag=True, help="Refuse to run notebooks without the full sandbox.")
 @click.option("--fresh", is_flag=True, help="Grade again even students whose reports are current.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no line per student (warnings still shown).")
 def run(submissions, rubric, out, students, default_level, timeout, cell_timeout, overrides, data, hidden,
-        memory_gib, jobs, cluster, cache, no_cache, kernel_python, require_sandbox, fresh) -> int:
+        memory_gib, jobs, cluster, cache, no_cache, kernel_python, require_sandbox, fresh, quiet) -> int:
     """Grade every student in SUBMISSIONS (roster.csv + one folder per student).
 
     Exit code 0: the class was graded; 3: graded, but the grader failed on some students (they are
@@ -72,11 +73,11 @@ def run(submissions, rubric, out, students, default_level, timeout, cell_timeout
                         default_level=default_level, timeout=timeout, cell_timeout=cell_timeout,
                         overrides=overrides, data=Path(data), hidden=Path(hidden), memory_gib=memory_gib,
                         jobs=jobs, cluster=cluster, cache=cache, no_cache=no_cache,
-                        require_sandbox=require_sandbox, kernel_python=kernel_python)
+                        require_sandbox=require_sandbox, kernel_python=kernel_python, quiet=quiet)
     outcome = grade_class(settings, fresh=fresh)
     click.echo(f"graded {len(outcome.graded)} student(s), {len(outcome.skipped)} already current, "
                f"{outcome.executed} notebook(s) executed, in {outcome.seconds:g} s; reports in {out}/ "
-               "(grades.csv, summary.md, <student>/report.md)")
+               "(index.html, grades.csv, summary.md, <student>/report.html)")
     if outcome.errors:
         click.echo(f"the grader failed on {', '.join(outcome.errors)}: see summary.md (Needs attention)", err=True)
         return GRADER_FAILED

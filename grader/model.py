@@ -19,6 +19,9 @@ Status = Literal["pass", "fail", "missing", "error", "review"]
 # Tasks by contract file name; Part 2 tasks may come as several notebooks (one per framework).
 TASKS = ("H3P1", "H3P2T1", "H3P2T2")
 QUESTION_IDS = ("Q1", "Q2", "Q3", "Q4", "Q5", "H3P2T1", "H3P2T2", "bonus_frameworks")
+TASK_WEIGHTS = {"H3P1": 1.0, "H3P2T1": 8.0, "H3P2T2": 8.0}
+"""Expected cost of a notebook by task, relative to a Part 1 notebook (measured: ~4 s vs ~30 s): the
+scheduler starts the heaviest first, the progress bar's ETA weighs them."""
 TARGET_RANGES: dict[str, tuple[float, float]] = {"income": (0.0, 10000.0), "age": (0.0, 100.0)}
 """The contract's ranges of H3P2T2's outputs (and Q4's Y), in its column order; the rubric's part2
 ranges default to them, the datasets are drawn in them."""
@@ -272,6 +275,50 @@ class StudentResult:
     """The grader failed on this student: the result is never taken as current on the next run."""
 
 
+@dataclass(frozen=True)
+class NotebookRecord:
+    """One notebook's line in the run log (reports/run.json, run.log and the class dashboard)."""
+
+    student: str
+    notebook: str
+    """File name as handed in (student-controlled: escape it wherever it is shown)."""
+    task: str
+    status: RunStatus
+    reason: str = ""
+    seconds: float = 0.0
+    framework: str = ""
+    """"torch", "keras" or another type name for a Part 2 notebook; "" when unknown or Part 1."""
+    limit: str = ""
+    """Which limit stopped it ("memory limit", "time limit", ...), "" when none did."""
+    limit_cell: int = 0
+    """1-based cell the limit stopped (0: none, or outside the cells)."""
+    failed_cells: tuple[int, ...] = ()
+    """1-based cells that failed (errors, timeouts, limits, the cell the kernel died in)."""
+    peak_memory: int = 0
+    """Peak resident memory of the kernel's process tree in bytes (0 when not measured)."""
+    sandbox: str = ""
+    rerun: bool = False
+    """The notebook was run again without its killing cell."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One `grader run`, filled by the pipeline for the run log and the dashboard."""
+
+    version: str
+    sandbox: str
+    """"full: bubblewrap" or "reduced: <why>" for the run as a whole."""
+    jobs: int
+    graded: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """Students whose reports were current; their notebook records come from the previous run.json."""
+    errors: tuple[str, ...] = ()
+    """Students the grader failed on."""
+    seconds: float = 0.0
+    notebooks: tuple[NotebookRecord, ...] = ()
+    """The notebooks run by this run (graded students only)."""
+
+
 # The project's own folder (rubrics/, reference/ next to grader/): defaults resolve against it, so
 # `grader run SUBMISSIONS` works from any working directory.
 PROJECT = Path(__file__).resolve().parents[1]
@@ -311,6 +358,8 @@ class Settings:
     require_sandbox: bool = False
     kernel_python: Path | None = None
     """The interpreter graded kernels run (default: the grader's own, with environment/requirements.txt)."""
+    quiet: bool = False
+    """No progress bar and no line per student (warnings still go to stderr)."""
 
     @property
     def cache_folder(self) -> Path:

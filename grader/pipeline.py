@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from . import cache, discover, execute, extract, integrity, report, score
 from . import overrides as overrides_file
 from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
-from .model import TASKS, Finding, HiddenSet, NotebookRun, Settings, StudentResult, Submission, TaskResult
+from .model import (TASKS, Finding, HiddenSet, NotebookRecord, NotebookRun, RunInfo, Settings, StudentResult,
+                    Submission, TaskResult)
+from .progress import Progress
 from .prepare import TaskPlan, check_settings, load_hidden, plan_task, plan_tasks
 from .report import json as json_report
+from .report.runlog import records_of
 from .rubric import Rubric, load_rubric
 from .sandbox import bwrap_status
 from .work import LocalRunner, NotebookWork, Outcome, execute_work, weight_of
@@ -59,6 +61,8 @@ class StudentLog:
     student: str
     line: str
     traceback: str = ""
+    notebooks: tuple[NotebookRecord, ...] = ()
+    """The run log's records of the notebooks graded (for run.json)."""
 
 
 # ----------------------------------------------------------------------------- one notebook
@@ -95,9 +99,11 @@ def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, se
 
 
 def score_runs(sub: Submission, runs: dict[Path, NotebookRun], plans: dict[str, TaskPlan], rubric: Rubric,
-               hidden: dict[str, HiddenSet], overrides: dict) -> StudentResult:
-    """A student's runs (one per notebook) -> their StudentResult."""
+               hidden: dict[str, HiddenSet], overrides: dict) -> tuple[StudentResult, Any]:
+    """A student's runs (one per notebook) -> their StudentResult, and their H3P2T2 predictions on
+    the hidden set (for the instructor's page; None when there are none)."""
     findings: dict[str, list[Finding]] = {}
+    best_of: dict[str, TaskResult] = {}
     notes: list[str] = []
     graded: dict[str, list[TaskResult]] = {}
     for task in TASKS:
@@ -107,13 +113,23 @@ def score_runs(sub: Submission, runs: dict[Path, NotebookRun], plans: dict[str, 
         graded[task] = results
         notes += [note for r in results for note in r.notes]
         best, note = score.best_notebook(results, rubric, task, sub.level)
+        best_of[task] = best
         findings[task] = list(best.findings)
         notes += [note] if note else []
     if "bonus_frameworks" in rubric.questions:
         findings["bonus_frameworks"] = [check_frameworks_bonus(graded.get(rubric.frameworks_bonus.task, []), rubric)]
     absent = {t: "not graded: no submission folder" for t in (*TASKS, "bonus_frameworks")} if sub.folder is None else {}
     all_runs = [runs[p] for task in TASKS for p in sub.notebooks.get(task, ())]
-    return score.score_student(sub, rubric, findings, absent, overrides, all_runs, notes)
+    return score.score_student(sub, rubric, findings, absent, overrides, all_runs, notes), hidden_predictions(best_of)
+
+
+def hidden_predictions(best_of: dict[str, TaskResult]):
+    """The scored H3P2T2 notebook's [income, age] predictions on the hidden rows, or None."""
+    from .checks.part2.observe import Observed, T2Observation
+
+    best = best_of.get("H3P2T2")
+    observation = best.observed.observation if best is not None and isinstance(best.observed, Observed) else None
+    return observation.predict.array if isinstance(observation, T2Observation) else None
 
 
 def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
@@ -128,13 +144,13 @@ def failed_result(sub: Submission, rubric: Rubric, error: str) -> StudentResult:
 
 
 def write_result(sub: Submission, settings: Settings, fingerprint: str, started: float,
-                 grade: Callable[[], StudentResult], rubric: Rubric, trace: str = "") -> StudentLog:
+                 grade: Callable[[], tuple[StudentResult, Any]], rubric: Rubric, trace: str = "") -> StudentLog:
     """Grade (calling `grade`) and write one student's reports. Never raises: a grader error becomes
     the student's failed result. `trace` is an error already met (a notebook the grader failed on)."""
-    detail = trace.strip().splitlines()[-1] if trace.strip() else ""
+    detail, predicted = (trace.strip().splitlines()[-1] if trace.strip() else ""), None
     if not detail:
         try:
-            result = grade()
+            result, predicted = grade()
         except Exception as exc:  # our bug, not the class's problem
             detail, trace = "".join(traceback.format_exception_only(exc)).strip(), traceback.format_exc()
     if detail:
@@ -142,8 +158,10 @@ def write_result(sub: Submission, settings: Settings, fingerprint: str, started:
         line = f"{sub.student}: grader error ({detail})"
     else:
         line = f"{sub.student}: {result.total:g}/{result.max_total:g}"
-    report.write_student(result, Path(settings.out), "" if result.grader_error else fingerprint)
-    return StudentLog(sub.student, f"{line} ({time.monotonic() - started:.1f} s)", trace)
+    out = Path(settings.out)
+    report.write_predictions(out, sub.student, "H3P2T2", predicted)
+    report.write_student(result, out, "" if result.grader_error else fingerprint)
+    return StudentLog(sub.student, f"{line} ({time.monotonic() - started:.1f} s)", trace, records_of(result))
 
 
 def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],
@@ -155,13 +173,13 @@ def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: d
         for path in paths:
             item = notebook_work(sub, task, path, plans[task], settings)
             runs[path] = item if isinstance(item, NotebookRun) else execute_work(item)
-    return score_runs(sub, runs, plans, rubric, hidden, overrides)
+    return score_runs(sub, runs, plans, rubric, hidden, overrides)[0]
 
 
 def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overrides, fp: str) -> StudentLog:
     """Grade and write one student's reports, notebooks run here. Never raises."""
     return write_result(sub, settings, fp, time.monotonic(),
-                        lambda: grade_student(sub, rubric, settings, hidden, overrides), rubric)
+                        lambda: (grade_student(sub, rubric, settings, hidden, overrides), None), rubric)
 
 
 # ----------------------------------------------------------------------------- the class
@@ -223,13 +241,14 @@ def _plan_students(subs, settings, rubric, plans, overrides, fresh, outcome, run
 
 
 def _graded(students: list[_Student], outcomes: Iterator[Outcome], run_cache: cache.RunCache,
-            finish: Callable[[_Student], StudentLog]) -> Iterator[StudentLog]:
+            finish: Callable[[_Student], StudentLog], progress: Progress) -> Iterator[StudentLog]:
     """Each student's log line as soon as their last notebook is in."""
     by_name = {s.sub.student: s for s in students}
     for student in students:
         if not student.pending:
             yield finish(student)
     for work, run, trace in outcomes:
+        progress.notebook_done(work.task)
         student = by_name[work.student]
         if run is not None:
             run_cache.put(work.key, run)
@@ -256,10 +275,10 @@ def _runner(settings: Settings):
     return LocalRunner(settings.jobs)
 
 
-def grade_class(settings: Settings, fresh: bool = False,
-                progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> ClassRun:
+def grade_class(settings: Settings, fresh: bool = False, progress: Progress | None = None) -> ClassRun:
     """Grade every (selected) student; skip those whose report is complete and current."""
     started, outcome = time.monotonic(), ClassRun()
+    progress = progress or Progress(quiet=settings.quiet)
     rubric = load_rubric(settings.rubric)
     overrides = overrides_file.load_overrides(settings.overrides or Path(settings.submissions) / "overrides.yaml", rubric)
     everyone = discover.find_submissions(Path(settings.submissions), settings.default_level)
@@ -268,13 +287,14 @@ def grade_class(settings: Settings, fresh: bool = False,
     hidden = load_hidden(settings, tasks - {"H3P1"}) if tasks - {"H3P1"} else {}
     check_settings(settings, tasks)
     plans = plan_tasks(tasks, rubric, hidden, settings)
-    for warning in filter(None, [_sandbox_warning(settings)]):
-        progress(warning)
+    warning = _sandbox_warning(settings)
+    if warning:
+        progress.message(warning, important=True)
         outcome.log.append(warning)
     run_cache = cache.RunCache(None if settings.no_cache else settings.cache_folder)
     students, works = _plan_students(subs, settings, rubric, plans, overrides, fresh, outcome, run_cache)
     if outcome.skipped:
-        progress(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
+        progress.message(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
     outcome.executed = len(works)
 
     def finish(student: _Student) -> StudentLog:
@@ -282,16 +302,21 @@ def grade_class(settings: Settings, fresh: bool = False,
                             lambda: score_runs(student.sub, student.runs, plans, rubric, hidden, overrides),
                             rubric, student.trace)
 
-    traces = []
-    for entry in _graded(students, _runner(settings).run(works) if works else iter(()), run_cache, finish):
-        progress(entry.line)
-        outcome.log.append(entry.line)
-        if entry.traceback:
-            outcome.errors.append(entry.student)
-            traces.append(f"{entry.line}\n{entry.traceback}")
-    _write_class(settings, everyone, outcome, traces, progress)
+    traces, records = [], []
+    progress.start([w.task for w in works])
+    try:
+        for entry in _graded(students, _runner(settings).run(works) if works else iter(()), run_cache, finish, progress):
+            progress.student_done(entry.line)
+            outcome.log.append(entry.line)
+            records += entry.notebooks
+            if entry.traceback:
+                outcome.errors.append(entry.student)
+                traces.append(f"{entry.line}\n{entry.traceback}")
+    finally:
+        progress.close()
     outcome.graded = [s.sub.student for s in students]
     outcome.seconds = round(time.monotonic() - started, 1)
+    _write_class(settings, everyone, outcome, traces, records, hidden, progress)
     return outcome
 
 
@@ -305,10 +330,15 @@ def _selected(everyone: list[Submission], settings: Settings) -> list[Submission
     return [s for s in everyone if s.student in settings.students]
 
 
-def _write_class(settings: Settings, everyone, outcome: ClassRun, traces: list[str], progress) -> None:
+def _write_class(settings: Settings, everyone, outcome: ClassRun, traces: list[str], records: list,
+                 hidden: dict[str, HiddenSet], progress: Progress) -> None:
     out = Path(settings.out)
     report.write_errors(out, traces)
     if traces:
-        progress(f"the grader failed on {len(traces)} student(s): see {out / report.ERRORS_LOG}")
+        progress.message(f"the grader failed on {len(traces)} student(s): see {out / report.ERRORS_LOG}", important=True)
+    bwrap, why_not = bwrap_status()
+    run_info = RunInfo(VERSION, "full: bubblewrap" if bwrap else f"reduced: {why_not}", settings.jobs,
+                       tuple(outcome.graded), tuple(outcome.skipped), tuple(outcome.errors), outcome.seconds,
+                       tuple(records))
     # The gradebook covers the whole class, also students graded by earlier (--student) runs.
-    report.write_class(out, report.read_results(out, [s.student for s in everyone]), outcome.log)
+    report.write_class(out, report.read_results(out, [s.student for s in everyone]), outcome.log, run_info, hidden)

@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from . import execute
-from .model import KernelJob, NotebookRun
+from .model import TASK_WEIGHTS, KernelJob, NotebookRun
 from .sandbox import Limits
 
-WEIGHTS = {"H3P1": 1.0, "H3P2T1": 8.0, "H3P2T2": 8.0}
-"""Expected cost of a notebook by task, relative to a Part 1 notebook (measured: ~4 s vs ~30 s)."""
 KERAS_WEIGHT = 1.5
 """A Keras notebook takes longer than a PyTorch one (TensorFlow's import and graph building)."""
 
@@ -46,7 +44,7 @@ class NotebookWork:
 
 def weight_of(task: str, notebook: bytes) -> float:
     keras = task != "H3P1" and (b"keras" in notebook or b"tensorflow" in notebook)
-    return WEIGHTS.get(task, 1.0) * (KERAS_WEIGHT if keras else 1.0)
+    return TASK_WEIGHTS.get(task, 1.0) * (KERAS_WEIGHT if keras else 1.0)
 
 
 def execute_work(work: NotebookWork) -> NotebookRun:
