@@ -30,7 +30,7 @@ def graded():
 @pytest.mark.parametrize("name", [n for names in NOTEBOOKS.values() for n in names])
 def test_each_reference_notebook_passes_every_item(graded, name):
     _, runs = graded
-    answers, run, findings = runs[name]
+    run, findings = runs[name].run, runs[name].findings
     assert run.status == "ok" and not run.failures, run.reason
     wrong = [(f.item, f.status, f.message) for f in findings if f.fraction < 1 or f.status not in ("pass", "review")]
     assert wrong == []
@@ -41,8 +41,8 @@ def test_reference_scores_full_marks_and_both_bonuses(graded, level, total):
     from grader.checks import check_frameworks_bonus
 
     rubric, runs = graded
-    findings = {"H3P1": runs["H3P1.ipynb"][2], "H3P2T1": runs["H3P2T1_torch.ipynb"][2],
-                "H3P2T2": runs["H3P2T2_keras.ipynb"][2],
+    findings = {"H3P1": list(runs["H3P1.ipynb"].findings), "H3P2T1": list(runs["H3P2T1_torch.ipynb"].findings),
+                "H3P2T2": list(runs["H3P2T2_keras.ipynb"].findings),
                 "bonus_frameworks": [check_frameworks_bonus([runs["H3P2T2_torch.ipynb"],
                                                              runs["H3P2T2_keras.ipynb"]], rubric)]}
     result = score_student(Submission("reference", level, Path(".")), rubric, findings, {})
