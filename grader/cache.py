@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,16 +65,27 @@ def all_code() -> str:
 
 _PACKAGES = ("import importlib.metadata as m, json, sys; print(json.dumps([sys.version] + sorted("
              "f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
+"""_packages(), for another interpreter."""
+
+
+def _packages() -> list[str]:
+    import importlib.metadata as m
+
+    return [sys.version] + sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())
 
 
 @functools.lru_cache(maxsize=4)
 def environment(python: str = "") -> str:
-    """The course environment graded kernels get: the interpreter's version and installed packages."""
+    """The course environment graded kernels get: the interpreter's version and installed packages
+    (read here for the grader's own interpreter, by running the other one otherwise)."""
     exe = python or sys.executable
-    try:
-        out = subprocess.run([exe, "-c", _PACKAGES], capture_output=True, text=True, timeout=60, check=True).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        out = f"unknown: {exe}: {type(exc).__name__}"  # the run itself reports the interpreter's problem
+    if os.path.realpath(exe) == os.path.realpath(sys.executable):
+        out = json.dumps(_packages())
+    else:
+        try:
+            out = subprocess.run([exe, "-c", _PACKAGES], capture_output=True, text=True, timeout=60, check=True).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            out = f"unknown: {exe}: {type(exc).__name__}"  # the run itself reports the interpreter's problem
     return _digest(os.path.realpath(exe).encode(), out.encode())
 
 
@@ -89,6 +101,29 @@ def run_key(name: str, task: str, notebook: bytes, data: tuple[tuple[str, bytes]
         "limits": asdict(limits), "sandbox": list(bwrap_status()),
     }, sort_keys=True, default=str)
     return _digest(described.encode(), notebook)
+
+
+def file_digest(path: Path) -> str:
+    """A file's content digest, without following a link (a linked notebook is never read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        return f"unreadable: {type(exc).__name__}"
+    with os.fdopen(fd, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def run_context(settings) -> str:
+    """What decides every grade of a run besides the student's own files: the grader's code, the
+    course environment, the limits, the sandbox, the rubric, the training data and the hidden set."""
+    limits = settings.limits()
+    files = [Path(settings.rubric)] + sorted(Path(settings.data).glob("*.csv")) + sorted(Path(settings.hidden).glob("*.csv"))
+    # Which bwrap, not whether it works (a probe costs a kernel-sized start): the level-1 keys of the
+    # notebooks that do run carry the probed sandbox itself.
+    described = json.dumps({"code": all_code(), "environment": environment(limits.python), "limits": asdict(limits),
+                            "bwrap": shutil.which("bwrap") or "", "files": [(p.name, file_digest(p)) for p in files]},
+                           sort_keys=True, default=str)
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 def cacheable(run: NotebookRun) -> bool:

@@ -16,21 +16,26 @@ import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from . import cache, discover, execute, extract, integrity, report, score
+from . import cache, discover, report, score
 from . import overrides as overrides_file
-from .checks import CHECKERS, check_frameworks_bonus
 from .errors import SettingsError
 from .model import (TASKS, Finding, HiddenSet, NotebookRecord, NotebookRun, RunInfo, Settings, StudentResult,
                     Submission, TaskResult)
+from .prepare import check_settings, load_hidden, plan_task, plan_tasks
 from .progress import Progress
-from .prepare import TaskPlan, check_settings, load_hidden, plan_task, plan_tasks
 from .report import json as json_report
 from .report.runlog import records_of
 from .rubric import Rubric, load_rubric
 from .sandbox import bwrap_status
-from .work import LocalRunner, NotebookWork, Outcome, execute_work, weight_of
+
+if TYPE_CHECKING:
+    from .prepare import TaskPlan
+    from .work import NotebookWork, Outcome
+
+# What executes or judges a notebook (nbclient, SymPy, and torch for Q1's truth) is imported by the
+# functions that use it: a regrade of an unchanged class needs none of it and takes under a second.
 
 try:
     VERSION = metadata.version("hw3-grader")
@@ -71,6 +76,9 @@ class StudentLog:
 def notebook_work(sub: Submission, task: str, path: Path, plan: TaskPlan, settings: Settings) -> NotebookWork | NotebookRun:
     """The work to execute one notebook, or the run it already is when its file cannot be read (a
     link, too large): discovery's rules, applied by the executor, not bypassed by reading bytes here."""
+    from . import execute
+    from .work import NotebookWork, weight_of
+
     content, _ = execute.read_bytes(path)
     if content is None:
         return execute.run_notebook(path, task, plan.job, settings.limits(), {})
@@ -81,6 +89,9 @@ def notebook_work(sub: Submission, task: str, path: Path, plan: TaskPlan, settin
 
 def judge(run: NotebookRun, plan: TaskPlan, rubric: Rubric, hidden: HiddenSet | None) -> TaskResult:
     """A notebook's run -> its findings: extract -> observe -> check, in the grader's process."""
+    from . import extract, integrity
+    from .checks import CHECKERS
+
     checks = CHECKERS[plan.task]
     answers = extract.read_answers(run, plan.request)
     observed = checks.observe(answers, run)
@@ -90,6 +101,8 @@ def judge(run: NotebookRun, plan: TaskPlan, rubric: Rubric, hidden: HiddenSet | 
 
 def run_task(task: str, path: Path, rubric: Rubric, hidden: HiddenSet | None, settings: Settings) -> TaskResult:
     """One notebook through execute -> extract -> check, here and now (no cache)."""
+    from .work import execute_work
+
     plan = plan_task(task, rubric, hidden, settings)
     item = notebook_work(Submission("", "grad", path.parent), task, path, plan, settings)
     return judge(item if isinstance(item, NotebookRun) else execute_work(item), plan, rubric, hidden)
@@ -102,6 +115,8 @@ def score_runs(sub: Submission, runs: dict[Path, NotebookRun], plans: dict[str, 
                hidden: dict[str, HiddenSet], overrides: dict) -> tuple[StudentResult, Any]:
     """A student's runs (one per notebook) -> their StudentResult, and their H3P2T2 predictions on
     the hidden set (for the instructor's page; None when there are none)."""
+    from .checks import check_frameworks_bonus
+
     findings: dict[str, list[Finding]] = {}
     best_of: dict[str, TaskResult] = {}
     notes: list[str] = []
@@ -167,6 +182,8 @@ def write_result(sub: Submission, settings: Settings, fingerprint: str, started:
 def grade_student(sub: Submission, rubric: Rubric, settings: Settings, hidden: dict[str, HiddenSet],
                   overrides: dict) -> StudentResult:
     """One student, every notebook executed here and now (no cache)."""
+    from .work import execute_work
+
     plans = plan_tasks(set(sub.notebooks), rubric, hidden, settings)
     runs = {}
     for task, paths in sub.notebooks.items():
@@ -185,23 +202,18 @@ def grade_one(sub: Submission, settings: Settings, rubric: Rubric, hidden, overr
 # ----------------------------------------------------------------------------- the class
 
 
-def fingerprint(sub: Submission, keys: list[str], rubric_bytes: bytes, overrides: dict, hidden_digest: str) -> str:
-    """Level 2 of the cache: changes whenever anything that decides this student's grade changes
-    (their notebooks' level-1 keys, the rubric, their overrides, the hidden labels, the grader)."""
-    digest = hashlib.sha256(f"{VERSION}|{cache.all_code()}|{hidden_digest}".encode())
-    digest.update(rubric_bytes)
+def fingerprint(sub: Submission, context: str, overrides: dict) -> str:
+    """Level 2 of the cache: changes whenever anything that decides this student's grade changes:
+    the run's context (cache.run_context: code, environment, limits, rubric, data, hidden set), their
+    overrides, what discovery found, and their notebooks' names and bytes."""
+    digest = hashlib.sha256(f"{VERSION}|{context}".encode())
     digest.update(json.dumps({k: v.model_dump() for k, v in overrides.get(sub.student, {}).items()},
                              sort_keys=True).encode())
     digest.update(f"{sub.student}|{sub.level}|{sub.ignored}|{sub.notes}|{sub.attention}|{sub.folder is None}".encode())
-    digest.update("|".join(keys).encode())
+    for task, paths in sorted(sub.notebooks.items()):
+        for path in paths:
+            digest.update(f"{task}|{path.name}|{cache.file_digest(path)}".encode())
     return digest.hexdigest()
-
-
-def _hidden_digest(settings: Settings, tasks: set[str]) -> str:
-    if not tasks:
-        return ""
-    files = sorted(Path(settings.hidden).glob("*.csv"))
-    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
 
 
 @dataclass
@@ -210,34 +222,41 @@ class _Student:
 
     sub: Submission
     fingerprint: str
-    runs: dict[Path, NotebookRun]
-    pending: set[Path]
+    runs: dict[Path, NotebookRun] = field(default_factory=dict)
+    pending: set[Path] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
     trace: str = ""
 
 
-def _plan_students(subs, settings, rubric, plans, overrides, fresh, outcome, run_cache):
-    """Students to grade (with their works still to run) and the works themselves; current ones skip."""
-    rubric_bytes, hidden_digest = Path(settings.rubric).read_bytes(), _hidden_digest(settings, set(plans) - {"H3P1"})
-    students, works = [], []
+def _to_grade(subs, settings, overrides, fresh, outcome) -> list[_Student]:
+    """The students whose report is not complete and current (the others are skipped)."""
+    context = cache.run_context(settings)
+    students = []
     for sub in subs:
-        items = {path: notebook_work(sub, task, path, plans[task], settings)
-                 for task, paths in sub.notebooks.items() for path in paths}
-        keys = [item.key if isinstance(item, NotebookWork) else f"unreadable:{path.name}" for path, item in items.items()]
-        fp = fingerprint(sub, keys, rubric_bytes, overrides, hidden_digest)
+        fp = fingerprint(sub, context, overrides)
         done = json_report.load(Path(settings.out) / sub.student / "report.json")
         if not fresh and done is not None and done.get("fingerprint") == fp:
             outcome.skipped.append(sub.student)
-            continue
-        runs = {p: i for p, i in items.items() if isinstance(i, NotebookRun)}
-        for path, item in items.items():
-            cached = run_cache.get(item.key, path) if isinstance(item, NotebookWork) else None
-            if cached is not None:
-                runs[path] = cached
-        mine = [i for p, i in items.items() if p not in runs]
-        students.append(_Student(sub, fp, runs, {w.path for w in mine}))
-        works += mine
-    return students, works
+        else:
+            students.append(_Student(sub, fp))
+    return students
+
+
+def _works(students: list[_Student], plans, settings, run_cache: cache.RunCache) -> list[NotebookWork]:
+    """Each student's notebooks: runs already known (in the cache, or unreadable) go in; the others
+    are returned as works to execute."""
+    works: list[NotebookWork] = []
+    for student in students:
+        for task, paths in student.sub.notebooks.items():
+            for path in paths:
+                item = notebook_work(student.sub, task, path, plans[task], settings)
+                known = item if isinstance(item, NotebookRun) else run_cache.get(item.key, path)
+                if known is not None:
+                    student.runs[path] = known
+                else:
+                    student.pending.add(path)
+                    works.append(item)
+    return works
 
 
 def _graded(students: list[_Student], outcomes: Iterator[Outcome], run_cache: cache.RunCache,
@@ -272,6 +291,8 @@ def _runner(settings: Settings):
         from .cluster import DaskRunner
 
         return DaskRunner(settings.cluster)
+    from .work import LocalRunner
+
     return LocalRunner(settings.jobs)
 
 
@@ -283,18 +304,19 @@ def grade_class(settings: Settings, fresh: bool = False, progress: Progress | No
     overrides = overrides_file.load_overrides(settings.overrides or Path(settings.submissions) / "overrides.yaml", rubric)
     everyone = discover.find_submissions(Path(settings.submissions), settings.default_level)
     subs = _selected(everyone, settings)
-    tasks = {t for s in subs for t in s.notebooks}
+    run_cache = cache.RunCache(None if settings.no_cache else settings.cache_folder)
+    students = _to_grade(subs, settings, overrides, fresh, outcome)
+    if outcome.skipped:
+        progress.message(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
+    tasks = {t for s in students for t in s.sub.notebooks}
     hidden = load_hidden(settings, tasks - {"H3P1"}) if tasks - {"H3P1"} else {}
     check_settings(settings, tasks)
-    plans = plan_tasks(tasks, rubric, hidden, settings)
-    warning = _sandbox_warning(settings)
+    warning = _sandbox_warning(settings) if students else ""
     if warning:
         progress.message(warning, important=True)
         outcome.log.append(warning)
-    run_cache = cache.RunCache(None if settings.no_cache else settings.cache_folder)
-    students, works = _plan_students(subs, settings, rubric, plans, overrides, fresh, outcome, run_cache)
-    if outcome.skipped:
-        progress.message(f"skipping {len(outcome.skipped)} student(s) whose reports are current")
+    plans = plan_tasks(tasks, rubric, hidden, settings)
+    works = _works(students, plans, settings, run_cache)
     outcome.executed = len(works)
 
     def finish(student: _Student) -> StudentLog:
@@ -330,15 +352,25 @@ def _selected(everyone: list[Submission], settings: Settings) -> list[Submission
     return [s for s in everyone if s.student in settings.students]
 
 
+CLASS_STAMP = ".class-fingerprint"
+"""What the class files (grades.csv, summary.md, index.html, run.json) were last written from."""
+
+
 def _write_class(settings: Settings, everyone, outcome: ClassRun, traces: list[str], records: list,
                  hidden: dict[str, HiddenSet], progress: Progress) -> None:
     out = Path(settings.out)
     report.write_errors(out, traces)
     if traces:
         progress.message(f"the grader failed on {len(traces)} student(s): see {out / report.ERRORS_LOG}", important=True)
+    stamp = hashlib.sha256(cache.all_code().encode())
+    for sub in everyone:
+        stamp.update(f"{sub.student}|{cache.file_digest(out / sub.student / 'report.json')}".encode())
+    if not outcome.graded and (out / CLASS_STAMP).is_file() and (out / CLASS_STAMP).read_text() == stamp.hexdigest():
+        return  # nothing changed since the class files were written
     bwrap, why_not = bwrap_status()
     run_info = RunInfo(VERSION, "full: bubblewrap" if bwrap else f"reduced: {why_not}", settings.jobs,
                        tuple(outcome.graded), tuple(outcome.skipped), tuple(outcome.errors), outcome.seconds,
                        tuple(records))
     # The gradebook covers the whole class, also students graded by earlier (--student) runs.
     report.write_class(out, report.read_results(out, [s.student for s in everyone]), outcome.log, run_info, hidden)
+    report.write_atomic(out / CLASS_STAMP, stamp.hexdigest())

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import extract
-from .checks import CHECKERS
 from .errors import SettingsError
 from .model import HiddenSet, KernelJob, Request, Settings
 from .rubric import Rubric
@@ -81,6 +79,9 @@ def check_settings(settings: Settings, tasks: set[str]) -> None:
 
 
 def plan_task(task: str, rubric: Rubric, hidden: HiddenSet | None, settings: Settings) -> TaskPlan:
+    from . import extract
+    from .checks import CHECKERS  # SymPy and, for Q1's points, torch: only when a notebook runs
+
     checks = CHECKERS[task]
     request = checks.request(rubric, hidden, training_set(settings, task))
     data = tuple((name, path.read_bytes()) for name, path in training_files(settings, task).items())

@@ -17,8 +17,11 @@ from typing import Any
 
 from ..model import HiddenSet, RunInfo, StudentResult
 from . import csv as csv_report
-from . import dashboard, html, instructor, markdown, runlog, summary
 from . import json as json_report
+from . import markdown, runlog, summary
+
+# html, dashboard and instructor (Jinja2, matplotlib: a second to import) are imported where a page
+# is written, so a regrade of an unchanged class, which writes none, does not pay for them.
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -36,6 +39,8 @@ def write_atomic(path: Path, text: str) -> None:
 def write_student(result: StudentResult, out: Path, fingerprint: str) -> None:
     """report.md and report.html first, report.json last: report.json present and current means the
     student is done."""
+    from . import html
+
     folder = out / result.student
     write_atomic(folder / "report.md", markdown.render(result))
     write_atomic(folder / "report.html", html.render_student(result))
@@ -68,6 +73,8 @@ def write_predictions(out: Path, student: str, task: str, predicted: Any) -> Non
     """A student's predictions on a task's hidden set (rows of [income, age]; numbers only) for the
     instructor page, in out/.instructor/<student>.json, never in the student's folder. None, or
     anything that is not an (N, 2) table of numbers, drops that task's stored predictions."""
+    from . import instructor
+
     path = instructor.predictions_path(out, student)
     text = instructor.updated(path, student, task, predicted)
     if text is None:
@@ -81,6 +88,8 @@ def write_class(out: Path, results: list[dict], run_log: list[str], run_info: Ru
     """The class's files from the report.json dicts of the whole class. run_info: this run (None: no
     new run log, the dashboard reads the last one); hidden: the hidden sets, for the instructor page
     (without H3P2T2's, the last page stays as it is)."""
+    from . import dashboard, instructor
+
     write_atomic(out / "grades.csv", csv_report.render(results))
     write_atomic(out / "summary.md", summary.render(results, run_log))
     students = [r["student"] for r in results]
