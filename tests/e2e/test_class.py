@@ -9,7 +9,7 @@ import pytest
 from grader.cli import main
 from tests.conftest import ROOT
 from tests.e2e.expected_part1 import EXPECTED as PART1
-from tests.e2e.expected_part2 import EXPECTED as PART2, MEASURED_TOL, MESSAGES
+from tests.e2e.expected_part2 import CHAOTIC_TOL, EXPECTED as PART2, MEASURED_TOL, MESSAGES
 
 pytestmark = pytest.mark.slow
 TOL = 0.005 + 1e-9  # reports round each item's points to 0.01 (score.rounded)
@@ -78,12 +78,13 @@ def test_rerun_skips_current_students_and_gives_identical_grades(reports, tmp_pa
 @pytest.mark.parametrize("student", sorted(PART2))
 def test_part2_points_per_task_and_item(reports, student):
     want, data = PART2[student], _report(reports, student)
+    tol = CHAOTIC_TOL.get(student, MEASURED_TOL)
     points = {q["id"]: q["points"] for q in data["questions"]}
     for q in ("H3P2T1", "H3P2T2", "bonus_frameworks"):
-        assert points[q] == pytest.approx(want[q], abs=MEASURED_TOL), q
+        assert points[q] == pytest.approx(want[q], abs=tol), q
     items = _items(data)
     for key, kept in want["lost"].items():
-        assert items[key]["points"] == pytest.approx(kept, abs=MEASURED_TOL), key
+        assert items[key]["points"] == pytest.approx(kept, abs=tol), key
         assert items[key]["message"], key
     for (name, q, item), words in MESSAGES.items():
         if name == student:
