@@ -8,7 +8,8 @@ MEASURED_TOL = 0.05
 CHAOTIC_TOL = {"carol": 1.0}
 """Students whose measured points depend on the CPU: carol trains on raw inputs (column stds from
 0.0005 to 10,000), where the float rounding of a host's BLAS and vector units changes the weights she
-ends with (an Intel host gave 18.697 for H3P2T1, an AMD EPYC 19.26). Her structural items are exact."""
+ends with (the host these figures were measured on gave 18.697 for H3P2T1, an AMD EPYC host 19.26).
+Her structural items are exact."""
 
 EXPECTED = {
     "alice": {"H3P2T1": 30, "H3P2T2": 30, "bonus_frameworks": 5, "lost": {}},
