@@ -85,7 +85,7 @@ class Limits:
     """Interpreter the kernel runs (--kernel-python); "" is the grader's own."""
 
 
-def describe(n: float) -> str:
+def format_bytes(n: float) -> str:
     """Bytes for a message: '4 GiB', '64 MiB'."""
     for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
         if n >= size:
@@ -444,7 +444,7 @@ class Watchdog(threading.Thread):
                 pass
         self.peak_rss = max(self.peak_rss, rss)
         if rss > self.limits.memory_bytes:
-            return "memory", f"memory limit ({describe(self.limits.memory_bytes)}) exceeded"
+            return "memory", f"memory limit ({format_bytes(self.limits.memory_bytes)}) exceeded"
         return None
 
     def _disk_problem(self) -> tuple[str, str] | None:
@@ -452,7 +452,7 @@ class Watchdog(threading.Thread):
         if count > self.limits.scratch_files:
             return "files", f"file count limit ({self.limits.scratch_files} files) exceeded"
         if used >= self.limits.scratch_bytes:
-            return "disk", f"disk limit ({describe(self.limits.scratch_bytes)}) exceeded"
+            return "disk", f"disk limit ({format_bytes(self.limits.scratch_bytes)}) exceeded"
         return None
 
 
