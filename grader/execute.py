@@ -1,14 +1,15 @@
 """Submission notebook -> NotebookRun: run it top to bottom in a fresh, confined kernel (nbclient).
 
-A failing cell does not stop the notebook (a human grader reads on). The ways a cell can end badly
-(raised, timed out, kernel died, limit hit) become CellFailure kinds and a run status here, as
-data. After the student's cells, one more cell (the extraction code, built by extract.py) runs in
-the same kernel and returns the answers as plain JSON. The kernel is started by sandbox.py
-(bubblewrap, ipc sockets, rlimits) and watched by sandbox.Watchdog (memory, processes, disk, time);
-this module adds the output caps and turns every outcome into a NotebookRun.
+A failing cell does not stop the notebook (a human grader reads on). One run (`_Run`) is four
+steps in order: start (the grader's setup code and the signing key), the student's cells, the
+extraction (the answers come back on the signed channel, answer_channel.py), the outcome. The
+watchdog watches each step; a limit hit or a kernel death ends the run by returning its outcome,
+and every way a cell can end badly (raised, timed out, kernel died, limit hit) becomes a
+CellFailure kind and a run status, as data. When the kernel died or a limit stopped it in a cell,
+the notebook is run once more without that cell, as a TA reads on past a crash.
 
-Fail closed: the payload is only ever taken from the extraction cell's own reply, and only when
-that cell completed; otherwise it is None and every answer is "not graded: <reason>".
+Fail closed: the payload is only ever taken from the answer channel's one signed reply; otherwise
+it is None and every answer is "not graded: <reason>".
 """
 
 from __future__ import annotations
@@ -18,116 +19,46 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from queue import Empty
 from typing import Any, Callable
 
 import nbformat
-import zmq
-from nbclient import NotebookClient
 from jupyter_core.utils import run_sync
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 
 from . import integrity
-from .answer_channel import content_bytes as _content_bytes, request_answers as _request_answers, send_key as _send_key
+from .answer_channel import content_bytes, request_answers, send_key
 from .extract import setup_code
-from .failures import download_note, failure_cause, one_line as _one_line, pip_failure, trim_traceback
+from .failures import download_note, failure_cause, one_line, pip_failure, trim_traceback
 from .model import CellFailure, KernelJob, NotebookRun
 from .notebook import assigned_in, number_cells, read_notebook_notes
-from .sandbox import Limits, Trip, Watchdog, format_bytes, kill_tree, prepare_kernel
+from .sandbox import Kernel, Limits, format_bytes, prepare_kernel
+from .watchdog import Trip, Watchdog
 
 TIMEOUT_ENAME = "CellTimeoutError"
-
-
-def _failure_from_error(index: int, content: dict, cells_by_count: dict[int, int] | None = None) -> CellFailure:
-    ename = _one_line(content.get("ename", "Error"), 200)
-    kind = "timeout" if ename == TIMEOUT_ENAME else "error"
-    evalue = str(content.get("evalue", ""))[:500]
-    traceback = number_cells(trim_traceback(list(content.get("traceback", []) or [])[:200]), cells_by_count or {})
-    cause, hint = failure_cause(ename, evalue, traceback) if kind == "error" else ("", "")
-    return CellFailure(index, kind, ename, evalue, traceback, cause, hint)
-
-
-class _GuardedClient(NotebookClient):
-    """nbclient with output caps: it counts what the kernel sends, keeps at most
-    limits.kept_output_bytes per cell (dropping the rest with a note), kills the kernel past
-    limits.output_bytes for the notebook, and refuses ZMQ messages over limits.message_bytes
-    outright (a single 1 GB print never lands in the grader's memory)."""
-
-    def setup_guard(self, limits: Limits, exempt_from: int) -> None:
-        self.limits = limits
-        self.exempt_from = exempt_from
-        """Cells from this index on (the extraction) are never trimmed."""
-        self.watchdog: Watchdog | None = None
-        self.received = 0
-        self.kept: dict[int, int] = {}
-        self.trimmed: set[int] = set()
-
-    async def async_start_new_kernel_client(self):
-        self.kc = self.km.client()
-        # Default options of sockets this context creates from now on (the channels).
-        self.kc.context.setsockopt(zmq.MAXMSGSIZE, int(self.limits.message_bytes))
-        await super_start(self)
-        return self.kc
-
-    start_new_kernel_client = run_sync(async_start_new_kernel_client)
-
-    def output(self, outs, msg, display_id, cell_index):
-        size = _content_bytes(msg.get("content", {}))
-        self.received += size
-        if self.received > self.limits.output_bytes and self.watchdog is not None:
-            self.watchdog.fire("output", f"output limit ({format_bytes(self.limits.output_bytes)}) exceeded")
-            return None
-        if cell_index < self.exempt_from:
-            kept = self.kept.get(cell_index, 0) + size
-            if kept > self.limits.kept_output_bytes:
-                if cell_index not in self.trimmed:
-                    self.trimmed.add(cell_index)
-                    outs.append(nbformat.v4.new_output(
-                        "stream", name="stderr",
-                        text=f"\n[grader: output of this cell beyond {format_bytes(self.limits.kept_output_bytes)} dropped]\n"))
-                return None
-            self.kept[cell_index] = kept
-        return super().output(outs, msg, display_id, cell_index)
-
-
-async def super_start(client: NotebookClient) -> None:
-    """The rest of NotebookClient.async_start_new_kernel_client, on a client made by the caller."""
-    from nbclient.util import run_hook
-
-    try:
-        await _maybe_await(client.kc.start_channels())
-        await _maybe_await(client.kc.wait_for_ready(timeout=client.startup_timeout))
-    except Exception:
-        await client._async_cleanup_kernel()
-        raise
-    client.kc.allow_stdin = False
-    await run_hook(client.on_notebook_start, notebook=client.nb)
-
-
-async def _maybe_await(value):
-    import inspect
-
-    return await value if inspect.isawaitable(value) else value
+"""What the report calls the error of a cell that ran past its limit. Never matched: which cell
+timed out is known by its index, and a student may raise an exception of that name too."""
+TIMEOUT_REPLY = {"ename": TIMEOUT_ENAME, "evalue": "the cell ran past its time limit", "traceback": []}
 
 
 def run_notebook(path: Path, task: str, job: KernelJob, limits: Limits = Limits(),
-                 data_files: dict[str, Path] | None = None,
-                 on_cell: Callable[..., Any] | None = None) -> NotebookRun:
+                 data_files: dict[str, Path] | None = None) -> NotebookRun:
     """Execute a copy of the notebook in a scratch folder, then ask its kernel for the answers (job).
 
     Only the copy is visible to the kernel: the original (under submissions/) is never touched.
-    on_cell is nbclient's on_cell_executed hook (keyword arguments cell, cell_index, execute_reply).
     When the kernel died or a limit stopped it in a cell, the notebook is run once more without that
-    cell (see _rerun_without), as a TA reads on past a crash.
+    cell (see _rerun_without).
     """
     nb, problem, notes = read_notebook_notes(path)
     if nb is None:
-        return _run(path, task, "unreadable", reason=problem)
+        return _notebook_run(path, task, "unreadable", reason=problem)
     pristine = copy.deepcopy(nb)  # nbclient writes outputs into the notebook it runs
-    first = _run_copy(nb, path, task, job, limits, data_files, on_cell, notes)
-    return replace(_rerun_without(first, pristine, job, limits, data_files, on_cell, notes), assigned_in=assigned_in(nb))
+    first = _run_copy(nb, path, task, job, limits, data_files, notes)
+    return replace(_rerun_without(first, pristine, job, limits, data_files, notes), assigned_in=assigned_in(nb))
 
 
 def rerun_budget(limits: Limits, spent: float) -> float:
@@ -150,7 +81,7 @@ def killing_cell(run: NotebookRun) -> int | None:
     return killed[-1].index if killed else None
 
 
-def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_cell, notes) -> NotebookRun:
+def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, notes) -> NotebookRun:
     """One re-run in a fresh kernel with the killing cell emptied (numbers stay), within what is left
     of the notebook's time limit. Its answers are graded; the first run's failures are kept (the
     killing cell still shows). If it dies again, what it has is kept: no third run."""
@@ -162,8 +93,7 @@ def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_c
     left = rerun_budget(limits, first.seconds)
     trimmed = copy.deepcopy(nb)
     trimmed.cells[cell] = nbformat.v4.new_code_cell("")
-    second = _run_copy(trimmed, first.path, first.task, job, replace(limits, notebook_seconds=left),
-                       data_files, on_cell, notes)
+    second = _run_copy(trimmed, first.path, first.task, job, replace(limits, notebook_seconds=left), data_files, notes)
     seen = {(f.index, f.kind) for f in first.failures}
     failures = first.failures + tuple(f for f in second.failures if f.index > cell and (f.index, f.kind) not in seen)
     outcome = ("its answers were graded" if second.payload is not None
@@ -171,14 +101,15 @@ def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, on_c
     # The status stays the first run's: the notebook did not run top to bottom (Part 2's "runs").
     return replace(second, status=first.status, failures=failures, seconds=round(first.seconds + second.seconds, 3),
                    reason=first.reason,
-                   # The first run's notes ("output was cut in cell 3") still format_bytes cells the report shows.
+                   # The first run's notes ("output was cut in cell 3") still describe cells the report shows.
                    notes=first.notes + tuple(n for n in second.notes if n not in first.notes),
                    tampering=first.tampering + tuple(t for t in second.tampering if t not in first.tampering),
+                   peak_memory=max(first.peak_memory, second.peak_memory),
                    rerun=(f"{what} in cell {cell + 1}; the notebook was run again without cell {cell + 1} "
                           f"and {outcome}"))
 
 
-def _run_copy(nb, path: Path, task: str, job: KernelJob, limits: Limits, data_files, on_cell, notes) -> NotebookRun:
+def _run_copy(nb, path: Path, task: str, job: KernelJob, limits: Limits, data_files, notes) -> NotebookRun:
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         work = scratch / "work"
@@ -191,15 +122,245 @@ def _run_copy(nb, path: Path, task: str, job: KernelJob, limits: Limits, data_fi
         kernel = prepare_kernel(scratch, limits)
         try:
             if limits.require_sandbox and not kernel.full:
-                return _run(path, task, "not_run", sandbox=kernel.sandbox, notes=notes,
-                            reason=f"not run: the full sandbox is required but {kernel.sandbox}")
-            return _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes)
+                return _notebook_run(path, task, "not_run", sandbox=kernel.sandbox, notes=notes,
+                                     reason=f"not run: the full sandbox is required but {kernel.sandbox}")
+            return _Run(nb, path, task, job, limits, scratch, kernel, notes).notebook_run()
         finally:
             kernel.close()
 
 
-def _run(path, task, status, notes=(), **fields) -> NotebookRun:
+def _notebook_run(path, task, status, notes=(), **fields) -> NotebookRun:
     return NotebookRun(path, task, status, notes=tuple(notes), **fields)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How a run ended: its status, why (for the report) and the answers, if any came back."""
+
+    status: str
+    reason: str = ""
+    payload: dict | None = None
+
+
+class _Run:
+    """One run of a notebook in one kernel: start, the student's cells, the extraction, the outcome.
+
+    Each step returns None to go on, or the _Outcome that ends the run (a limit hit, a death).
+    """
+
+    def __init__(self, nb, path: Path, task: str, job: KernelJob, limits: Limits, scratch: Path,
+                 kernel: Kernel, notes: list[str]):
+        self.nb, self.path, self.task, self.job, self.limits, self.kernel = nb, path, task, job, limits, kernel
+        self.notes = list(notes)
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.notebook_seconds
+        """time.monotonic() at which the notebook's time limit runs out."""
+        self.late = ""
+        """Why the notebook ran out of time with its kernel alive (status timed_out; answers are still read)."""
+        self.failures: list[CellFailure] = []
+        self.cells_by_count: dict[int, int] = {}
+        """IPython's execution count -> cell index, to number cells in tracebacks as Jupyter does."""
+        self.tampering: tuple[str, ...] = integrity.scan_notebook(nb)
+        self.key = secrets.token_bytes(32)
+        self.watchdog = Watchdog(kernel.provisioner.processes, kernel.provisioner.kill_tree, scratch, limits)
+        self.client = _GuardedClient(nb, kernel.km, limits, on_limit=self.watchdog.fire,
+                                     timeout_func=self._cell_timeout, on_cell_error=self._on_error)
+
+    def notebook_run(self) -> NotebookRun:
+        """Run every step -> the NotebookRun (the kernel's whole tree is dead when it returns)."""
+        try:
+            with self.client.setup_kernel():
+                outcome = self._start() or self._student_cells() or self._extraction()
+        except Exception as exc:  # also a kernel that failed to start: the notebook's problem, not the class's
+            outcome = self._crashed(exc)
+        finally:
+            self._stop()
+        if self.client.trimmed:
+            self.notes.append("output was cut to " + format_bytes(self.limits.kept_output_bytes) + " in cell(s) "
+                              + ", ".join(str(i + 1) for i in sorted(self.client.trimmed)))
+        return _notebook_run(self.path, self.task, outcome.status, failures=tuple(self.failures),
+                             seconds=round(time.monotonic() - self.started, 3), reason=outcome.reason,
+                             payload=outcome.payload, sandbox=self.kernel.sandbox, notes=self.notes,
+                             tampering=self.tampering, peak_memory=self.watchdog.peak_memory)
+
+    def _start(self) -> _Outcome | None:
+        """The grader's setup code, then the signing key: before the first student cell."""
+        _, trip = self.watchdog.watch(-1, self.deadline + self.limits.interrupt_grace_seconds, self._setup)
+        return None if trip is None else self._stopped_by(trip)
+
+    def _setup(self) -> None:
+        kc = self.client.kc
+        reply = run_sync(kc.execute_interactive)(setup_code(self.job), store_history=False, timeout=60,
+                                                 output_hook=lambda msg: None)
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            raise RuntimeError(f"the grader's setup failed in the kernel ({content.get('ename')}: "
+                               f"{one_line(content.get('evalue', ''), 200)})")
+        send_key(kc, self.key)
+
+    def _student_cells(self) -> _Outcome | None:
+        """Every cell in order, each watched -> the outcome when a limit or a death stopped the
+        kernel; None when the kernel is alive for the extraction."""
+        limit = self.limits.notebook_seconds
+        for index, cell in enumerate(self.nb.cells):
+            if time.monotonic() >= self.deadline:
+                self.late = f"the notebook ran past its {limit:g} s limit before cell {index + 1}"
+                return None
+            by_notebook = self.deadline - time.monotonic() < self.limits.cell_seconds
+            died, trip = self.watchdog.watch(index, self.deadline + self.limits.interrupt_grace_seconds,
+                                             partial(self._run_cell, index, cell, by_notebook))
+            if trip is not None:
+                return self._stopped_by(trip)
+            if died:
+                return self._died_in(index)
+        if any(f.kind == "timeout" for f in self.failures) and time.monotonic() >= self.deadline:
+            self.late = f"the notebook ran past its {limit:g} s limit"
+        return None
+
+    def _run_cell(self, index: int, cell, by_notebook: bool) -> bool:
+        """Execute one student cell -> whether the kernel died in it. A cell past its limit was
+        interrupted (nbclient); if it ignores the interrupt, the kernel is killed (a time Trip)."""
+        seen = len(self.failures)
+        try:
+            self.client.execute_cell(cell, index)
+        except DeadKernelError:
+            return True
+        if type(cell.get("execution_count")) is int:
+            self.cells_by_count[cell["execution_count"]] = index
+        pip = pip_failure(index, cell) if len(self.failures) == seen else None
+        if pip is not None:
+            self.failures.append(pip)
+        elif (download := download_note(index, cell)) is not None:
+            self.notes.append(download)
+        if index in self.client.timed_out and not _responsive(self.client.kc, self.limits.interrupt_grace_seconds):
+            limit = (f"{self.limits.notebook_seconds:g} s per notebook" if by_notebook
+                     else f"{self.limits.cell_seconds:g} s per cell")
+            self.watchdog.fire("time", f"time limit ({limit}) exceeded and the interrupt ignored")
+        return False
+
+    def _extraction(self) -> _Outcome:
+        """The grader's answer-reading step, on the signed channel -> the run's outcome."""
+        limits = self.limits
+        budget = max(0, limits.output_bytes - self.client.received)
+        deadline = time.monotonic() + limits.extraction_seconds + limits.interrupt_grace_seconds
+        answer, trip = self.watchdog.watch(len(self.nb.cells), deadline, partial(
+            request_answers, self.client.kc, self.job, self.key, limits.extraction_seconds, budget))
+        if trip is not None:
+            return self._stopped_by(trip)
+        self.tampering += answer.tampering
+        return _Outcome("timed_out" if self.late else "ok", self.late or answer.problem, answer.payload)
+
+    def _stopped_by(self, trip: Trip) -> _Outcome:
+        """A limit hit ends the run; its failure replaces nbclient's plain timeout of that cell."""
+        status, reason, failure = limit_outcome(trip, len(self.nb.cells))
+        if failure is not None:
+            self.failures = [f for f in self.failures if not (f.index == failure.index and f.kind == "timeout")]
+            self.failures.append(failure)
+        return _Outcome(status, reason)
+
+    def _died_in(self, index: int) -> _Outcome:
+        reason = f"the kernel died (its process exited or was killed) in cell {index + 1}"
+        self.failures.append(CellFailure(index, "kernel_died", "DeadKernel", reason, ""))
+        return _Outcome("kernel_died", reason)
+
+    def _crashed(self, exc: Exception) -> _Outcome:
+        """A step raised: a limit hit (the kernel was killed under it) wins over what was raised."""
+        if self.watchdog.trip is not None:
+            return self._stopped_by(self.watchdog.trip)
+        return _Outcome("kernel_died", f"the kernel could not run the notebook ({type(exc).__name__}: "
+                                       f"{one_line(exc, 200)})")
+
+    def _cell_timeout(self, cell) -> int:
+        """nbclient's limit for a cell: the cell limit, never past the notebook's deadline."""
+        return max(1, int(min(self.limits.cell_seconds, self.deadline - time.monotonic()) + 0.999))
+
+    def _on_error(self, cell, cell_index: int, execute_reply: dict) -> None:
+        """nbclient's on_cell_error hook: record the failure, a timeout when nbclient timed this cell out."""
+        content = execute_reply["content"]
+        if type(content.get("execution_count")) is int:
+            self.cells_by_count[content["execution_count"]] = cell_index
+        kind = "timeout" if cell_index in self.client.timed_out else "error"
+        self.failures.append(failure_from_reply(cell_index, content, kind, self.cells_by_count))
+
+    def _stop(self) -> None:
+        self.kernel.provisioner.kill_tree()
+        _stop(self.client, self.kernel.km)
+
+
+def failure_from_reply(index: int, content: dict, kind: str, cells_by_count: dict[int, int]) -> CellFailure:
+    """An error reply of cell `index` (kind "error" or "timeout") -> its CellFailure for the report."""
+    ename = one_line(content.get("ename", "Error"), 200)
+    evalue = str(content.get("evalue", ""))[:500]
+    traceback = number_cells(trim_traceback(list(content.get("traceback", []) or [])[:200]), cells_by_count)
+    cause, hint = failure_cause(ename, evalue, traceback) if kind == "error" else ("", "")
+    return CellFailure(index, kind, ename, evalue, traceback, cause, hint)
+
+
+def limit_outcome(trip: Trip, n_cells: int) -> tuple[str, str, CellFailure | None]:
+    """(status, reason, failure of the cell it stopped, if a student cell) for a limit hit."""
+    if 0 <= trip.cell < n_cells:
+        where = f"in cell {trip.cell + 1}"
+    elif trip.cell >= n_cells:
+        where = "in the grader's answer-reading step"
+    else:
+        where = "before the first cell"
+    message = f"{trip.message} {where}; the kernel was stopped"
+    if trip.kind == "time":
+        failure = CellFailure(trip.cell, "timeout", TIMEOUT_ENAME, message, "") if 0 <= trip.cell < n_cells else None
+        return "timed_out", message, failure
+    failure = CellFailure(trip.cell, "limit", f"{trip.kind} limit", message, "") if 0 <= trip.cell < n_cells else None
+    return "limit_exceeded", message, failure
+
+
+class _GuardedClient(NotebookClient):
+    """nbclient with output caps, and timeouts known by cell index.
+
+    It counts what the kernel sends, keeps at most limits.kept_output_bytes per cell (dropping the
+    rest with a note) and reports the output limit to on_limit(kind, message) past
+    limits.output_bytes for the notebook. A cell nbclient times out goes into `timed_out`.
+    """
+
+    def __init__(self, nb, km, limits: Limits, on_limit: Callable[[str, str], None], **kw: Any):
+        super().__init__(nb, km=km, allow_errors=True, interrupt_on_timeout=True, error_on_timeout=TIMEOUT_REPLY,
+                         record_timing=False, startup_timeout=120, shutdown_kernel="immediate", **kw)
+        self.limits = limits
+        self.on_limit = on_limit
+        self.received = 0
+        """Bytes of output content the kernel sent for the student's cells."""
+        self.kept: dict[int, int] = {}
+        self.trimmed: set[int] = set()
+        """Cells whose output was cut to limits.kept_output_bytes."""
+        self.timed_out: set[int] = set()
+        """Cells nbclient interrupted at their time limit."""
+        self._running = -1
+
+    async def async_execute_cell(self, cell, cell_index: int, execution_count: int | None = None,
+                                 store_history: bool = True):
+        self._running = cell_index
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _async_handle_timeout(self, timeout: int, cell=None) -> None | dict[str, Any]:
+        self.timed_out.add(self._running)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = content_bytes(msg.get("content", {}))
+        self.received += size
+        if self.received > self.limits.output_bytes:
+            self.on_limit("output", f"output limit ({format_bytes(self.limits.output_bytes)}) exceeded")
+            return None
+        kept = self.kept.get(cell_index, 0) + size
+        if kept > self.limits.kept_output_bytes:
+            if cell_index not in self.trimmed:
+                self.trimmed.add(cell_index)
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text=f"\n[grader: output of this cell beyond {format_bytes(self.limits.kept_output_bytes)} dropped]\n"))
+            return None
+        self.kept[cell_index] = kept
+        return super().output(outs, msg, display_id, cell_index)
 
 
 async def _async_responsive(kc, seconds: float) -> bool:
@@ -220,145 +381,8 @@ async def _async_responsive(kc, seconds: float) -> bool:
 _responsive = run_sync(_async_responsive)
 
 
-def _execute(nb, path, task, job, limits, scratch, on_cell, kernel, notes) -> NotebookRun:
-    started = time.monotonic()
-    deadline = started + limits.notebook_seconds
-    n_cells = len(nb.cells)
-    failures: list[CellFailure] = []
-    key = secrets.token_bytes(32)
-    tampering: tuple[str, ...] = integrity.scan_notebook(nb)
-
-    def cell_timeout(cell) -> int:
-        # The per-cell limit, never past the notebook's deadline.
-        return max(1, int(min(limits.cell_seconds, deadline - time.monotonic()) + 0.999))
-
-    cells_by_count: dict[int, int] = {}
-
-    def on_error(cell, cell_index, execute_reply):
-        count = execute_reply["content"].get("execution_count")
-        if type(count) is int:
-            cells_by_count[count] = cell_index
-        failures.append(_failure_from_error(cell_index, execute_reply["content"], cells_by_count))
-
-    client = _GuardedClient(
-        nb, km=kernel.km, timeout_func=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
-        error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "the cell ran past its time limit",
-                          "traceback": []},
-        on_cell_error=on_error, on_cell_executed=on_cell, record_timing=False, startup_timeout=120,
-        shutdown_kernel="immediate",
-    )
-    client.setup_guard(limits, exempt_from=n_cells)
-    status, reason, payload, current = "ok", "", None, -1
-    watchdog: Watchdog | None = None
-    pid = None
-    try:
-        with client.setup_kernel(**kernel.start_kwargs):
-            pid = kernel.km.provisioner.pid
-            watchdog = Watchdog(pid, scratch, limits, kernel.cgroup,
-                                deadline + limits.interrupt_grace_seconds)
-            client.watchdog = watchdog
-            watchdog.start()
-            setup = run_sync(client.kc.execute_interactive)(setup_code(job), store_history=False, timeout=60,
-                                                            output_hook=lambda msg: None)
-            if setup.get("content", {}).get("status") != "ok":
-                content = setup.get("content", {})
-                raise RuntimeError(f"the grader's setup failed in the kernel ({content.get('ename')}: "
-                                   f"{_one_line(content.get('evalue', ''), 200)})")
-            _send_key(client.kc, key)
-            for index, cell in enumerate(nb.cells):
-                if time.monotonic() >= deadline:
-                    status = "timed_out"
-                    reason = f"the notebook ran past its {limits.notebook_seconds:g} s limit before cell {index + 1}"
-                    break
-                current = watchdog.cell = index
-                seen = len(failures)
-                by_notebook = deadline - time.monotonic() < limits.cell_seconds
-                client.execute_cell(cell, index)
-                if type(cell.get("execution_count")) is int:
-                    cells_by_count[cell["execution_count"]] = index
-                pip = pip_failure(index, cell) if len(failures) == seen else None
-                if pip is not None:
-                    failures.append(pip)
-                elif (download := download_note(index, cell)) is not None:
-                    notes = [*notes, download]
-                if watchdog.check(disk=True) is not None:
-                    raise DeadKernelError("limit")
-                if any(f.kind == "timeout" for f in failures[seen:]) and not _responsive(
-                        client.kc, limits.interrupt_grace_seconds):
-                    watchdog.fire("time", (f"time limit ({limits.notebook_seconds:g} s per notebook)" if by_notebook
-                                           else f"time limit ({limits.cell_seconds:g} s per cell)")
-                                  + " exceeded and the interrupt ignored")
-                    raise DeadKernelError("limit")
-            if status == "ok" and any(f.kind == "timeout" for f in failures) and time.monotonic() >= deadline:
-                status, reason = "timed_out", f"the notebook ran past its {limits.notebook_seconds:g} s limit"
-            current = watchdog.cell = n_cells
-            watchdog.deadline = time.monotonic() + limits.extraction_seconds + limits.interrupt_grace_seconds
-            budget = max(0, limits.output_bytes - client.received)
-            answer = _request_answers(client.kc, job, key, limits.extraction_seconds, budget)
-            if watchdog.check(disk=True) is not None:
-                raise DeadKernelError("limit")
-            payload, tampering = answer.payload, tampering + answer.tampering
-            if payload is None:
-                reason = reason or answer.problem
-    except Exception as exc:  # also a kernel that failed to start: the notebook's problem, not the class's
-        payload = None
-        trip = watchdog.trip if watchdog is not None else None
-        status, reason = _failed_outcome(exc, trip, failures, current, n_cells, limits)
-    finally:
-        if watchdog is not None:
-            watchdog.stop()
-        if pid is not None:
-            kill_tree(pid, kernel.cgroup)
-        _stop(client, kernel.km)
-    if client.trimmed:
-        notes = [*notes, "output was cut to " + format_bytes(limits.kept_output_bytes) + " in cell(s) "
-                 + ", ".join(str(i + 1) for i in sorted(client.trimmed))]
-    return _run(path, task, status, failures=tuple(failures), seconds=round(time.monotonic() - started, 3),
-                reason=reason, payload=payload, sandbox=kernel.sandbox, notes=notes, tampering=tampering)
-
-
-def _failed_outcome(exc: Exception, trip: Trip | None, failures: list[CellFailure], current: int,
-                    n_cells: int, limits: Limits) -> tuple[str, str]:
-    """(status, reason) of a run that ended early; a limit hit wins over what nbclient saw."""
-    if trip is not None:
-        return _add_limit_failure(failures, trip, n_cells, limits)
-    if isinstance(exc, CellTimeoutError):
-        return "timed_out", "the kernel did not answer within its time limit"
-    if not isinstance(exc, DeadKernelError):
-        return "kernel_died", f"the kernel could not run the notebook ({type(exc).__name__}: {_one_line(exc, 200)})"
-    where = f"cell {current + 1}" if 0 <= current < n_cells else "the grader's answer-reading step"
-    reason = f"the kernel died (its process exited or was killed) in {where}"
-    if 0 <= current < n_cells:
-        failures.append(CellFailure(current, "kernel_died", "DeadKernel", reason, ""))
-    return "kernel_died", reason
-
-
-def _add_limit_failure(failures: list[CellFailure], trip: Trip, n_cells: int, limits: Limits) -> tuple[str, str]:
-    """Record the limit hit in failures (replacing nbclient's plain timeout of that cell)."""
-    status, reason, failure = _limit_outcome(trip, n_cells, limits)
-    if failure is not None:
-        failures[:] = [f for f in failures if not (f.index == failure.index and f.kind == "timeout")]
-        failures.append(failure)
-    return status, reason
-
-
-def _limit_outcome(trip: Trip, n_cells: int, limits: Limits) -> tuple[str, str, CellFailure | None]:
-    """(status, reason, failure) for a limit the watchdog (or the output guard) saw."""
-    if 0 <= trip.cell < n_cells:
-        where = f"in cell {trip.cell + 1}"
-    elif trip.cell >= n_cells:
-        where = "in the grader's answer-reading step"
-    else:
-        where = "before the first cell"
-    message = f"{trip.message} {where}; the kernel was stopped"
-    if trip.kind == "time":
-        failure = CellFailure(trip.cell, "timeout", TIMEOUT_ENAME, message, "") if 0 <= trip.cell < n_cells else None
-        return "timed_out", message, failure
-    failure = CellFailure(trip.cell, "limit", f"{trip.kind} limit", message, "") if 0 <= trip.cell < n_cells else None
-    return "limit_exceeded", message, failure
-
-
-def _stop(client, km) -> None:
+def _stop(client: NotebookClient, km) -> None:
+    """Close the channels and shut the kernel manager down (the tree is already dead)."""
     try:
         if client.kc is not None:
             client.kc.stop_channels()

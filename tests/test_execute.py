@@ -1,8 +1,9 @@
-"""execute.py: limit outcomes, the re-run past a killing cell; a few real kernels (slow)."""
+"""execute.py: limit outcomes, the re-run past a killing cell; a few real kernels (slow).
+
+The run's steps on recorded kernel replies are in test_executor_replies.py."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
@@ -10,7 +11,8 @@ import pytest
 
 from grader import execute, extract
 from grader.model import Request
-from grader.sandbox import Limits, Trip, bwrap_status
+from grader.sandbox import Limits, bwrap_status
+from grader.watchdog import Trip
 
 REQUEST = Request(names=("answer",))
 FAST = Limits(cell_seconds=3, notebook_seconds=10, interrupt_grace_seconds=2, extraction_seconds=20)
@@ -35,7 +37,7 @@ def _nb(*cells: str) -> str:
      "disk limit (2 GiB) exceeded in the grader's answer-reading step; the kernel was stopped", None),
 ], ids=["memory", "time", "during-extraction"])
 def test_a_limit_hit_is_named_with_the_cell_it_stopped(trip, status, reason, kind):
-    got_status, got_reason, failure = execute._limit_outcome(trip, 5, Limits())
+    got_status, got_reason, failure = execute.limit_outcome(trip, 5)
     assert (got_status, got_reason) == (status, reason)
     assert (failure.kind if failure else None) == kind
 
@@ -158,7 +160,7 @@ def test_rerun_keeps_the_first_runs_failures_and_notes(tmp_path, monkeypatch):
                                  notes=("nbformat 3 was upgraded",))
     seen = []
     monkeypatch.setattr(execute, "_run_copy", lambda trimmed, *a: seen.append(trimmed) or second)
-    run = execute._rerun_without(first, nb, None, Limits(), None, None, [])
+    run = execute._rerun_without(first, nb, None, Limits(), None, [])
     assert [c.source for c in seen[0].cells] == ["answer = 1", "", "answer = 2"]
     assert (run.status, run.failures, run.payload, run.seconds) == ("kernel_died", first.failures, {"values": {}}, 5.0)
     assert run.notes == ("output was cut to 1 MiB in cell(s) 1", "nbformat 3 was upgraded")

@@ -10,13 +10,13 @@ import os
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import TIGHT, grade, needs_bwrap, write_notebook
 
-from grader import execute
-from grader.sandbox import python_roots
+from grader.provisioner import python_roots
 
 
 
@@ -328,7 +328,7 @@ def test_required_sandbox_refuses_an_unconfined_run(tmp_path):
 
 def test_links_to_a_classmate_and_to_the_reference_earn_nothing(tmp_path):
     from grader.cli import main
-    root = execute.Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[2]
     subs = tmp_path / "class"
     (subs / "ann").mkdir(parents=True)
     (subs / "roster.csv").write_text("student,level\nann,grad\nmal,grad\nzed,grad\n")
