@@ -4,6 +4,7 @@ The run's steps on recorded kernel replies are in test_executor_replies.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,9 @@ from grader.sandbox import Limits, bwrap_status
 from grader.watchdog import Trip
 
 REQUEST = Request(names=("answer",))
-FAST = Limits(cell_seconds=3, notebook_seconds=10, interrupt_grace_seconds=2, extraction_seconds=20)
+# The time limits are far off: each test is decided by the one thing it is about, however slowly a
+# busy machine runs (the test of the cell limit sets its own).
+FAST = Limits(cell_seconds=30, notebook_seconds=60, interrupt_grace_seconds=2, extraction_seconds=20)
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "H3P1.ipynb") -> Path:
@@ -68,7 +71,8 @@ def test_raise_and_continue(tmp_path):
 
 @pytest.mark.slow
 def test_cell_timeout_then_later_cells_run(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("import time; time.sleep(30)", "answer = 3")))
+    run, answers = _grade(_write(tmp_path, _nb("import time; time.sleep(300)", "answer = 3")),
+                          replace(FAST, cell_seconds=3))
     assert run.status == "ok"
     assert [(f.index, f.kind) for f in run.failures] == [(0, "timeout")]
     assert answers.values["answer"].value == 3
@@ -96,7 +100,6 @@ def test_kernel_that_dies_again_fails_closed(tmp_path):
 
 @pytest.mark.slow
 def test_unconfined_kernel_runs_and_says_reduced(tmp_path):
-    from dataclasses import replace
     run, answers = _grade(_write(tmp_path, _nb("answer = 5")), replace(FAST, confine=False))
     assert run.status == "ok"
     assert run.sandbox.startswith("sandbox: reduced (confinement switched off)")
