@@ -101,6 +101,8 @@ class NotebookRun:
     tampering: tuple[str, ...] = ()
     """Signs that the notebook tampered with the grader (static scan of its source, changes the
     kernel-side guard found, a forged answer message); its points are held for an instructor."""
+    peak_memory: int = 0
+    """Largest resident memory of the kernel's process tree seen, bytes (0: no kernel ran)."""
 
     @property
     def ok(self) -> bool:

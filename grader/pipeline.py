@@ -77,9 +77,10 @@ def notebook_work(sub: Submission, task: str, path: Path, plan: TaskPlan, settin
     """The work to execute one notebook, or the run it already is when its file cannot be read (a
     link, too large): discovery's rules, applied by the executor, not bypassed by reading bytes here."""
     from . import execute
+    from .notebook import read_bytes
     from .work import NotebookWork, weight_of
 
-    content, _ = execute.read_bytes(path)
+    content, _ = read_bytes(path)
     if content is None:
         return execute.run_notebook(path, task, plan.job, settings.limits(), {})
     limits = settings.limits()

@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from . import discover, execute, overrides
+from . import discover, notebook, overrides
 from .errors import GraderError, OverridesError, SettingsError
 from .report import json as json_report
 from .report import write_atomic
@@ -191,7 +191,7 @@ def snippets(folder: Path, task: str, names: tuple[str, ...]) -> tuple[list[Snip
     paths = list(discover.classify_files(folder).notebooks.get(task, ()))
     found = []
     for path in paths:
-        nb, problem = execute.read_notebook(path)
+        nb, problem, _ = notebook.read_notebook_notes(path)
         if nb is None:
             found.append(Snippet(path.name, f"(not readable: {problem})"))
             continue
@@ -209,7 +209,7 @@ def _spans(source: str, names: tuple[str, ...]) -> list[tuple[int, int]]:
     """1-based (first, last) lines of the simple statements that name one of `names` (as a variable,
     attribute or keyword), adjacent ones merged; a cell that is not Python is searched line by line."""
     try:
-        tree = ast.parse(execute.MAGIC_LINE.sub(r"\1pass", source))
+        tree = ast.parse(notebook.MAGIC_LINE.sub(r"\1pass", source))
     except (SyntaxError, ValueError, RecursionError):
         word = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, names)) + r")(?!\w)")
         return [(n, n) for n, line in enumerate(source.splitlines(), 1) if word.search(line)]

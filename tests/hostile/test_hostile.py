@@ -1,6 +1,7 @@
 """Hostile submissions: each notebook tries one attack; the test asserts the exact outcome.
 
-Every test that starts a kernel is `slow` and bounded by tests/hostile/conftest.py:TIGHT.
+Every test that starts a kernel is `slow` and bounded by tests/hostile/conftest.py:TIGHT, whose time
+limits are far off unless the test is about them: one limit decides each test, on a busy machine too.
 """
 
 from __future__ import annotations
@@ -8,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from dataclasses import replace
+from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import TIGHT, grade, needs_bwrap, write_notebook
+from conftest import CELL_LIMIT, TIGHT, grade, needs_bwrap, write_notebook
 
-from grader import execute
-from grader.sandbox import python_roots
+from grader.provisioner import python_roots
 
 
 
@@ -24,7 +24,7 @@ from grader.sandbox import python_roots
 
 @pytest.mark.slow
 def test_infinite_loop_cell_is_interrupted_and_later_cells_run(tmp_path):
-    run, answers = grade(write_notebook(tmp_path, "answer = 1", "while True:\n    pass", "answer = 2"))
+    run, answers = grade(write_notebook(tmp_path, "answer = 1", "while True:\n    pass", "answer = 2"), CELL_LIMIT)
     assert run.status == "ok"
     assert [(f.index, f.kind) for f in run.failures] == [(1, "timeout")]
     assert answers.values["answer"].value == 2
@@ -32,13 +32,12 @@ def test_infinite_loop_cell_is_interrupted_and_later_cells_run(tmp_path):
 
 @pytest.mark.slow
 def test_slow_notebook_stops_at_its_limit_and_keeps_earlier_answers(tmp_path):
-    cells = ["answer = 1"] + ["import time; time.sleep(2.5)"] * 6 + ["answer = 2"]
-    started = time.monotonic()
-    run, answers = grade(write_notebook(tmp_path, *cells))
-    assert time.monotonic() - started < 20
+    # Each cell keeps within the cell limit; together they pass the notebook's. No re-run: its time is up.
+    cells = ["answer = 1"] + ["import time; time.sleep(2.5)"] * 8 + ["answer = 2"]
+    run, answers = grade(write_notebook(tmp_path, *cells), replace(CELL_LIMIT, notebook_seconds=12))
     assert run.status == "timed_out"
-    assert "8 s limit" in run.reason
-    assert answers.values["answer"].value == 1
+    assert run.reason.startswith("the notebook ran past its 12 s limit before cell ")
+    assert (run.rerun, answers.values["answer"].value) == ("", 1)
 
 
 @pytest.mark.slow
@@ -49,9 +48,7 @@ def test_slow_notebook_stops_at_its_limit_and_keeps_earlier_answers(tmp_path):
 def test_loop_that_ignores_interrupt_is_killed(tmp_path, loop):
     # The notebook limit is far off, so only the cell limit and its ignored interrupt can end this,
     # however long the kernel took to start on a busy machine.
-    started = time.monotonic()
-    run, answers = grade(write_notebook(tmp_path, "answer = 1", loop, "answer = 2"), replace(TIGHT, notebook_seconds=60))
-    assert time.monotonic() - started < 120
+    run, answers = grade(write_notebook(tmp_path, "answer = 1", loop, "answer = 2"), CELL_LIMIT)
     assert run.status == "timed_out"
     assert run.reason == ("time limit (3 s per cell) exceeded and the interrupt ignored in cell 2; "
                           "the kernel was stopped")
@@ -104,13 +101,14 @@ def test_long_output_is_cut_but_kept_running(tmp_path):
 
 @pytest.mark.slow
 def test_one_huge_message_never_reaches_the_grader(tmp_path):
-    # A single 200 MB message is refused by the grader's socket (ZMQ MAXMSGSIZE = output_bytes).
+    # A single 200 MB message is refused by the grader's socket (ZMQ MAXMSGSIZE = message_bytes).
     # The kernel's output channel is then lost, so the notebook fails closed: nothing is graded.
+    # The time limits are far off, so the lost channel is the one thing that decides: the cell
+    # ends without output or failure, and no answer comes back within the extraction's limit.
     run, answers = grade(write_notebook(tmp_path, "import sys; sys.stdout.write('z' * (200 * 2**20)); sys.stdout.flush()",
                                         "answer = 4"))
-    assert run.payload is None
-    assert run.status in ("ok", "timed_out")  # depends on when the lost idle message is given up
-    assert answers.missing["answer"].startswith("not graded: ")
+    assert (run.status, run.failures, run.payload) == ("ok", (), None)
+    assert answers.missing == {"answer": "not graded: the grader's answer-reading step ran past its 20 s limit"}
 
 
 @pytest.mark.slow
@@ -119,21 +117,21 @@ def test_one_huge_message_never_reaches_the_grader(tmp_path):
     "for i in range(100):\n    with open(f'part{i}.bin', 'wb') as f:\n        for _ in range(100):\n            f.write(b'\\1' * 2**20)",
 ], ids=["one-10GB-file", "many-100MB-files"])
 def test_writing_10_gb_is_stopped(tmp_path, writer):
-    started = time.monotonic()
     run, answers = grade(write_notebook(tmp_path, "answer = 1", writer, "answer = 2"))
-    assert time.monotonic() - started < 20
     assert run.status == "limit_exceeded"
     assert run.reason == "disk limit (256 MiB) exceeded in cell 2; the kernel was stopped"
     assert answers.values["answer"].value == 2  # graded from the re-run without cell 2
 
 
+@needs_bwrap
 @pytest.mark.slow
 def test_filling_tmp_fails_inside_the_sandbox_only(tmp_path):
     fill = ("import errno\ntry:\n    with open('/tmp/fill', 'wb') as f:\n        for _ in range(1024):\n"
             "            f.write(b'\\0' * 2**20)\n    answer = 'filled'\nexcept OSError as e:\n    answer = errno.errorcode[e.errno]")
     run, answers = grade(write_notebook(tmp_path, fill))
+    # The sandbox's /tmp (64 MiB) fills long before the file size limit (RLIMIT_FSIZE, 256 MiB).
     assert run.status == "ok"
-    assert answers.values["answer"].value in ("ENOSPC", "EFBIG")
+    assert answers.values["answer"].value == "ENOSPC"
 
 
 # --- the kernel dies or attacks its parents ------------------------------------------------
@@ -328,7 +326,7 @@ def test_required_sandbox_refuses_an_unconfined_run(tmp_path):
 
 def test_links_to_a_classmate_and_to_the_reference_earn_nothing(tmp_path):
     from grader.cli import main
-    root = execute.Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[2]
     subs = tmp_path / "class"
     (subs / "ann").mkdir(parents=True)
     (subs / "roster.csv").write_text("student,level\nann,grad\nmal,grad\nzed,grad\n")
