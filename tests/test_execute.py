@@ -14,8 +14,8 @@ from grader import execute, extract
 from grader.model import Request
 from grader.sandbox import Limits, bwrap_status
 from grader.watchdog import Trip
+from tests.helpers import REQUEST, grade
 
-REQUEST = Request(names=("answer",))
 # The time limits are far off: each test is decided by the one thing it is about, however slowly a
 # busy machine runs (the test of the cell limit sets its own).
 FAST = Limits(cell_seconds=30, notebook_seconds=60, interrupt_grace_seconds=2, extraction_seconds=20)
@@ -55,8 +55,7 @@ def test_required_sandbox_means_not_run(tmp_path):
 # --- real kernels ------------------------------------------------------------------------------
 
 def _grade(path: Path, limits: Limits = FAST):
-    run = execute.run_notebook(path, "H3P1", extract.kernel_code(REQUEST), limits)
-    return run, extract.read_answers(run, REQUEST)
+    return grade(path, limits)
 
 
 @pytest.mark.slow

@@ -12,8 +12,8 @@ import base64
 from dataclasses import replace
 
 import pytest
-from conftest import TIGHT, write_notebook
-from conftest import grade as grade_with
+from tests.helpers import TIGHT, write_notebook
+from tests.helpers import grade as grade_with
 
 from grader.kernel.protocol import TARGET
 

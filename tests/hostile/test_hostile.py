@@ -1,6 +1,6 @@
 """Hostile submissions: each notebook tries one attack; the test asserts the exact outcome.
 
-Every test that starts a kernel is `slow` and bounded by tests/hostile/conftest.py:TIGHT, whose time
+Every test that starts a kernel is `slow` and bounded by tests/helpers.py:TIGHT, whose time
 limits are far off unless the test is about them: one limit decides each test, on a busy machine too.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import CELL_LIMIT, TIGHT, grade, needs_bwrap, write_notebook
+from tests.helpers import CELL_LIMIT, TIGHT, grade, needs_bwrap, write_notebook
 
 from grader.provisioner import python_roots
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_notebook
+from tests.helpers import write_notebook
 
 from grader import report
 from grader.model import CellFailure, Finding, HiddenSet, NotebookRun, RunInfo, Submission

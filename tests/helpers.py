@@ -1,4 +1,4 @@
-"""Helpers for the hostile-notebook suite: notebooks are generated from cell sources into tmp_path."""
+"""Helpers shared by the tests that run notebooks: notebooks are generated from cell sources into tmp_path."""
 
 from __future__ import annotations
 
