@@ -105,6 +105,26 @@ def review(reports, submissions, overrides, rubric, students, include_done) -> i
     return run_review(reports, submissions, overrides, rubric, tuple(students), include_done)
 
 
+@cli.command()
+@click.argument("notebooks", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Folder with the training CSVs [default: data/ next to the notebook].")
+@click.option("--timeout", type=float, default=_DEFAULTS.timeout, show_default=True, help="Seconds per notebook.")
+@click.option("--cell-timeout", type=float, default=_DEFAULTS.cell_timeout, show_default=True, help="Seconds per cell.")
+@click.option("--memory-gib", type=click.FloatRange(0.5, 64), default=_DEFAULTS.memory_gib, show_default=True,
+              help="Memory per notebook (its kernel's whole process tree).")
+def check(notebooks, data, timeout, cell_timeout, memory_gib) -> int:
+    """Check your notebooks before you hand them in: grader check H3P1.ipynb H3P2T1_torch.ipynb.
+
+    Runs each notebook as the grader does and says what would lose points on the checks that need no
+    solution. It never shows a score. Exit code 0: nothing found; 1: something would lose points;
+    2: bad usage (a file that is not a contract notebook, missing training data).
+    """
+    from .selfcheck import check_main
+
+    return check_main(tuple(notebooks), data, timeout, cell_timeout, memory_gib, click.echo)
+
+
 @cli.command("validate-rubric")
 @click.argument("path", type=click.Path(path_type=Path))
 def validate_rubric(path) -> None:
