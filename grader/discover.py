@@ -124,7 +124,7 @@ def walk(folder: Path, rel: PurePosixPath = PurePosixPath()) -> tuple[list[PureP
     return files, skipped
 
 
-def _task_of(name: str) -> tuple[str | None, bool]:
+def task_of(name: str) -> tuple[str | None, bool]:
     """(task, exact) for a file name: exact when it is the contract's name, else a variant."""
     if not name.lower().endswith(".ipynb"):
         return None, False
@@ -142,7 +142,7 @@ def _base(files: list[PurePosixPath]) -> PurePosixPath:
     """The folder the notebooks are read from: the student folder itself, or the one subfolder that
     holds every task notebook when none lies at the top (LMS zips nest alice/submission/H3P1.ipynb).
     Only notebooks named for a task count, so a stray untitled.ipynb at the top hides nothing."""
-    notebooks = [f for f in files if f.suffix.lower() == ".ipynb" and not _mac_junk(f) and _task_of(f.name)[0]]
+    notebooks = [f for f in files if f.suffix.lower() == ".ipynb" and not _mac_junk(f) and task_of(f.name)[0]]
     if any(len(f.parts) == 1 for f in notebooks):
         return PurePosixPath()
     parents = {f.parent for f in notebooks}
@@ -167,7 +167,7 @@ def classify_files(folder: Path) -> Found:
     variants: dict[str, list[Path]] = {}
     unknown: list[str] = []
     for rel in files:
-        task, is_exact = _task_of(rel.name) if rel.parent == base and not _mac_junk(rel) else (None, False)
+        task, is_exact = task_of(rel.name) if rel.parent == base and not _mac_junk(rel) else (None, False)
         if task:
             (exact if is_exact else variants).setdefault(task, []).append(folder / rel)
             continue

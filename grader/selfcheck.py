@@ -31,10 +31,10 @@ from typing import Callable, Literal
 from . import extract
 from .checks import CHECKERS
 from .checks.part1 import Q1_NAMES, check_part1
-from .checks.part1 import _ITEM_CHECKS as PART1_CHECKS  # the per-item checks, to tell form from correctness
+from .checks.part1 import ITEM_CHECKS as PART1_CHECKS  # the per-item checks, to tell form from correctness
 from .checks.part1.common import Verdict
 from .checks.part2.request import training_sample
-from .discover import _task_of as task_of  # discovery's own rules, not a copy
+from .discover import task_of  # discovery's own rules, not a copy
 from .errors import SettingsError
 from .integrity import holds_points
 from .model import PIP_ENAME, PROJECT, Answers, Finding, HiddenSet, NotebookRun, Settings, Submission

@@ -53,7 +53,7 @@ def _item_finding(item: str, answers: Answers, rubric: Rubric) -> Finding:
         return Finding(item, "missing", 0.0, f"No answer for `{item}`: it was not read from the notebook.")
     if answers.values[item].kind == "none":
         return Finding(item, "missing", 0.0, f"No answer for `{item}`: it is still None.")
-    check = _ITEM_CHECKS.get(item)
+    check = ITEM_CHECKS.get(item)
     if check is None:
         return Finding(item, "error", 0.0, f"The grader has no check for the item `{item}`; "
                                            "an instructor will score it.")
@@ -66,7 +66,7 @@ def _item_finding(item: str, answers: Answers, rubric: Rubric) -> Finding:
                                            f"({type(exc).__name__}: {exc}); an instructor will score it.")
 
 
-_ITEM_CHECKS: dict[str, Callable[[str, Value, Answers, Rubric], Finding]] = {
+ITEM_CHECKS: dict[str, Callable[[str, Value, Answers, Rubric], Finding]] = {
     **{name: q1_item for name in Q1_NAMES},
     "graph_edges": graph_item,
     "dy_dz": dy_dz_item,
