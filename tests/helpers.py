@@ -42,3 +42,25 @@ def grade(path: Path, limits: Limits = TIGHT, request: Request = REQUEST) -> tup
 
 
 needs_bwrap = pytest.mark.skipif(bwrap_status()[0] is None, reason="bubblewrap is not usable here")
+
+
+def write_file(folder: Path, text: str | bytes, name: str = "H3P1.ipynb") -> Path:
+    """A file of exactly these bytes (a notebook as a student's editor may have saved it)."""
+    path = folder / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def notebook_text(*cells: str) -> str:
+    """A notebook of these code cells, as nbformat writes it."""
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]))
+
+
+def empty_class(folder: Path, *students: str) -> Path:
+    """A class whose students handed in nothing a kernel would run (an empty folder each)."""
+    subs = folder / "subs"
+    subs.mkdir()
+    (subs / "roster.csv").write_text("student,level\n" + "".join(f"{s},grad\n" for s in students))
+    for student in students:
+        (subs / student).mkdir()
+    return subs

@@ -14,21 +14,11 @@ from grader import execute, extract
 from grader.model import Request
 from grader.sandbox import Limits, bwrap_status
 from grader.watchdog import Trip
-from tests.helpers import REQUEST, grade
+from tests.helpers import REQUEST, grade, notebook_text, write_file
 
 # The time limits are far off: each test is decided by the one thing it is about, however slowly a
 # busy machine runs (the test of the cell limit sets its own).
 FAST = Limits(cell_seconds=30, notebook_seconds=60, interrupt_grace_seconds=2, extraction_seconds=20)
-
-
-def _write(tmp_path: Path, text: str | bytes, name: str = "H3P1.ipynb") -> Path:
-    path = tmp_path / name
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return path
-
-
-def _nb(*cells: str) -> str:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]))
 
 
 @pytest.mark.parametrize("trip, status, reason, kind", [
@@ -46,7 +36,7 @@ def test_a_limit_hit_is_named_with_the_cell_it_stopped(trip, status, reason, kin
 
 
 def test_required_sandbox_means_not_run(tmp_path):
-    run = execute.run_notebook(_write(tmp_path, _nb("answer = 1")), "H3P1", extract.kernel_code(REQUEST),
+    run = execute.run_notebook(write_file(tmp_path, notebook_text("answer = 1")), "H3P1", extract.kernel_code(REQUEST),
                                Limits(confine=False, require_sandbox=True))
     assert run.status == "not_run"
     assert "reduced (confinement switched off)" in run.reason
@@ -60,7 +50,7 @@ def _grade(path: Path, limits: Limits = FAST):
 
 @pytest.mark.slow
 def test_raise_and_continue(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "raise ValueError('boom')", "answer = answer + 1")))
+    run, answers = _grade(write_file(tmp_path, notebook_text("answer = 1", "raise ValueError('boom')", "answer = answer + 1")))
     assert run.status == "ok"
     assert [(f.index, f.kind, f.ename, f.evalue) for f in run.failures] == [(1, "error", "ValueError", "boom")]
     assert "ValueError: boom" in run.failures[0].traceback
@@ -70,7 +60,7 @@ def test_raise_and_continue(tmp_path):
 
 @pytest.mark.slow
 def test_cell_timeout_then_later_cells_run(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("import time; time.sleep(300)", "answer = 3")),
+    run, answers = _grade(write_file(tmp_path, notebook_text("import time; time.sleep(300)", "answer = 3")),
                           replace(FAST, cell_seconds=3))
     assert run.status == "ok"
     assert [(f.index, f.kind) for f in run.failures] == [(0, "timeout")]
@@ -79,7 +69,7 @@ def test_cell_timeout_then_later_cells_run(tmp_path):
 
 @pytest.mark.slow
 def test_kernel_death_reruns_without_the_killing_cell(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "answer = answer + 1")))
+    run, answers = _grade(write_file(tmp_path, notebook_text("answer = 1", "import os; os._exit(1)", "answer = answer + 1")))
     assert run.status == "kernel_died"
     assert [(f.number, f.kind) for f in run.failures] == [(2, "kernel_died")]
     assert answers.values["answer"].value == 2
@@ -88,7 +78,7 @@ def test_kernel_death_reruns_without_the_killing_cell(tmp_path):
 
 @pytest.mark.slow
 def test_kernel_that_dies_again_fails_closed(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("answer = 1", "import os; os._exit(1)", "import os; os._exit(2)")))
+    run, answers = _grade(write_file(tmp_path, notebook_text("answer = 1", "import os; os._exit(1)", "import os; os._exit(2)")))
     assert run.status == "kernel_died"
     assert [(f.number, f.kind) for f in run.failures] == [(2, "kernel_died"), (3, "kernel_died")]
     assert run.payload is None
@@ -99,7 +89,7 @@ def test_kernel_that_dies_again_fails_closed(tmp_path):
 
 @pytest.mark.slow
 def test_unconfined_kernel_runs_and_says_reduced(tmp_path):
-    run, answers = _grade(_write(tmp_path, _nb("answer = 5")), replace(FAST, confine=False))
+    run, answers = _grade(write_file(tmp_path, notebook_text("answer = 5")), replace(FAST, confine=False))
     assert run.status == "ok"
     assert run.sandbox.startswith("sandbox: reduced (confinement switched off)")
     assert answers.values["answer"].value == 5
@@ -109,8 +99,8 @@ def test_unconfined_kernel_runs_and_says_reduced(tmp_path):
 def test_kernel_is_deterministic_and_single_threaded(tmp_path):
     cell = ("import os, random, numpy\nanswer = [hash('abc'), random.random(), float(numpy.random.rand()),"
             " os.environ['OMP_NUM_THREADS'], os.getcwd().endswith('/work')]")
-    first = _grade(_write(tmp_path, _nb(cell)))[1].values["answer"].value
-    second = _grade(_write(tmp_path, _nb(cell)))[1].values["answer"].value
+    first = _grade(write_file(tmp_path, notebook_text(cell)))[1].values["answer"].value
+    second = _grade(write_file(tmp_path, notebook_text(cell)))[1].values["answer"].value
     assert first == second
     assert first[3:] == ["1", True]
 
@@ -142,7 +132,7 @@ def test_failures_are_numbered_as_in_jupyter_and_classified(tmp_path):
         nbformat.v4.new_code_cell("f()"),
         nbformat.v4.new_code_cell("import surely_not_installed_pkg"),
     ])
-    run, _ = _grade(_write(tmp_path, nbformat.writes(nb)))
+    run, _ = _grade(write_file(tmp_path, nbformat.writes(nb)))
     assert [(f.number, f.ename, f.cause) for f in run.failures] == [
         (4, "ValueError", ""), (5, "ModuleNotFoundError", "missing_package")]
     assert "cell 4, line 1" in run.failures[0].traceback and "cell 2, line 2, in f()" in run.failures[0].traceback

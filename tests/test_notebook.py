@@ -9,16 +9,7 @@ import nbformat
 import pytest
 
 from grader import notebook
-
-
-def _write(tmp_path: Path, text: str | bytes, name: str = "H3P1.ipynb") -> Path:
-    path = tmp_path / name
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return path
-
-
-def _nb(*cells: str) -> str:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]))
+from tests.helpers import notebook_text, write_file
 
 
 def _read(path: Path):
@@ -36,7 +27,7 @@ def _read(path: Path):
     ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}', "the notebook has no cells; hand in"),
 ], ids=["not-json", "not-utf8", "json-list", "nbformat-2", "cells-not-list", "cell-not-dict", "no-cells"])
 def test_read_notebook_gives_a_one_line_reason(tmp_path, text, reason):
-    nb, problem = _read(_write(tmp_path, text))
+    nb, problem = _read(write_file(tmp_path, text))
     assert nb is None
     assert problem.startswith(reason)
     assert "\n" not in problem
@@ -44,7 +35,7 @@ def test_read_notebook_gives_a_one_line_reason(tmp_path, text, reason):
 
 def test_read_notebook_too_large(tmp_path, monkeypatch):
     monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 100)
-    nb, problem = _read(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
+    nb, problem = _read(write_file(tmp_path, notebook_text("x = '" + "a" * 200 + "'")))
     assert nb is None
     assert problem.startswith("the notebook's cells are ")
     assert problem.endswith(" without their outputs (limit 100 bytes); remove the data pasted into cells and "
@@ -55,18 +46,18 @@ def test_saved_outputs_do_not_count_against_the_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 2000)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "A" * 100_000})]
-    read, problem = _read(_write(tmp_path, nbformat.writes(nb)))
+    read, problem = _read(write_file(tmp_path, nbformat.writes(nb)))
     assert problem == "" and read.cells[0].outputs == []
 
 
 def test_raw_file_has_a_hard_cap(tmp_path, monkeypatch):
     monkeypatch.setattr(notebook, "MAX_RAW_BYTES", 100)
-    nb, problem = _read(_write(tmp_path, _nb("x = '" + "a" * 200 + "'")))
+    nb, problem = _read(write_file(tmp_path, notebook_text("x = '" + "a" * 200 + "'")))
     assert nb is None and "(limit 100 bytes even with outputs); clear the outputs" in problem
 
 
 def test_a_symbolic_link_is_not_read(tmp_path):
-    target = _write(tmp_path, _nb("x = 1"), "other.ipynb")
+    target = write_file(tmp_path, notebook_text("x = 1"), "other.ipynb")
     (tmp_path / "H3P1.ipynb").symlink_to(target)
     nb, problem = _read(tmp_path / "H3P1.ipynb")
     assert nb is None
@@ -81,7 +72,7 @@ def test_read_notebook_missing_file(tmp_path):
 def test_read_notebook_upgrades_v3_with_a_note(tmp_path):
     v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
         {"cell_type": "code", "input": "answer = 7", "language": "python", "outputs": [], "metadata": {}}]}]}
-    nb, problem, notes = notebook.read_notebook_notes(_write(tmp_path, json.dumps(v3)))
+    nb, problem, notes = notebook.read_notebook_notes(write_file(tmp_path, json.dumps(v3)))
     assert problem == ""
     assert [c.source for c in nb.cells] == ["answer = 7"]
     assert notes == ["the notebook was in nbformat 3; it was upgraded to 4 to run it"]
@@ -92,7 +83,7 @@ def test_read_notebook_drops_unknown_cell_types_with_a_note(tmp_path):
         {"cell_type": "widget", "source": "?", "metadata": {}},
         {"cell_type": "code", "source": ["a = 1\n", "b = 2"], "metadata": {}, "outputs": [{"junk": 1}],
          "execution_count": None}]}
-    nb, problem, notes = notebook.read_notebook_notes(_write(tmp_path, json.dumps(raw)))
+    nb, problem, notes = notebook.read_notebook_notes(write_file(tmp_path, json.dumps(raw)))
     assert problem == ""
     assert [(c.cell_type, c.source) for c in nb.cells] == [("raw", ""), ("code", "a = 1\nb = 2")]
     assert nb.cells[1].outputs == []

@@ -12,16 +12,7 @@ from grader import pipeline
 from grader.cli import GRADER_FAILED, main
 from grader.model import Settings
 from grader.sandbox import kernel_python_problem
-
-
-def _class(tmp_path: Path, *students: str) -> Path:
-    """A class whose students handed in nothing a kernel would run (an empty folder each)."""
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    (subs / "roster.csv").write_text("student,level\n" + "".join(f"{s},grad\n" for s in students))
-    for student in students:
-        (subs / student).mkdir()
-    return subs
+from tests.helpers import empty_class
 
 
 def test_defaults_are_the_projects_files_wherever_the_grader_runs():
@@ -31,7 +22,7 @@ def test_defaults_are_the_projects_files_wherever_the_grader_runs():
 
 
 def test_run_from_another_folder_needs_no_path_flags(tmp_path, monkeypatch, capsys):
-    subs = _class(tmp_path, "ann")
+    subs = empty_class(tmp_path, "ann")
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(subs)]) == 0
     data = json.loads((tmp_path / "reports" / "ann" / "report.json").read_text())
@@ -40,7 +31,7 @@ def test_run_from_another_folder_needs_no_path_flags(tmp_path, monkeypatch, caps
 
 
 def test_a_grader_error_exits_3_is_on_the_attention_list_and_is_graded_again(tmp_path, monkeypatch, capsys):
-    subs = _class(tmp_path, "ann", "bo")
+    subs = empty_class(tmp_path, "ann", "bo")
     out = tmp_path / "out"
     real = pipeline.score_runs
 
@@ -65,7 +56,7 @@ def test_a_grader_error_exits_3_is_on_the_attention_list_and_is_graded_again(tmp
 
 
 def test_missing_training_data_stops_the_run_before_any_notebook(tmp_path, capsys):
-    subs = _class(tmp_path, "ann")
+    subs = empty_class(tmp_path, "ann")
     (subs / "ann" / "H3P2T1.ipynb").write_text("{}")
     code = main(["run", str(subs), "--out", str(tmp_path / "out"), "--data", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err

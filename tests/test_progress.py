@@ -4,6 +4,7 @@ import io
 import json
 
 from grader.progress import WEIGHTS, Progress
+from tests.helpers import empty_class
 
 
 class Terminal(io.StringIO):
@@ -51,20 +52,10 @@ def test_quiet_shows_nothing_but_warnings():
     assert stream.getvalue() == "WARNING: sandbox: reduced\n"
 
 
-def _empty_class(tmp_path, *students):
-    """A class whose students handed in nothing a kernel would run."""
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    (subs / "roster.csv").write_text("student,level\n" + "".join(f"{s},grad\n" for s in students))
-    for student in students:
-        (subs / student).mkdir()
-    return subs
-
-
 def test_a_class_run_off_a_terminal_prints_one_line_per_student(tmp_path, capsys):
     from grader.cli import main
 
-    assert main(["run", str(_empty_class(tmp_path, "ann", "bo")), "--out", str(tmp_path / "out")]) == 0
+    assert main(["run", str(empty_class(tmp_path, "ann", "bo")), "--out", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(":")[0] for line in lines if not line.startswith("WARNING")] == ["ann", "bo"]
 
@@ -73,6 +64,6 @@ def test_a_quiet_class_run_prints_no_progress_and_still_writes_the_dashboard_and
     from grader.cli import main
 
     out = tmp_path / "out"
-    assert main(["run", str(_empty_class(tmp_path, "ann")), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(empty_class(tmp_path, "ann")), "--out", str(out), "--quiet"]) == 0
     assert [line for line in capsys.readouterr().err.splitlines() if not line.startswith("WARNING")] == []
     assert (out / "index.html").exists() and json.loads((out / "run.json").read_text())["run"]["graded"] == ["ann"]
