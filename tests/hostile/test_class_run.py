@@ -108,5 +108,5 @@ def test_notebook_holding_the_wrong_task_is_named_in_the_report(tmp_path):
     nbformat.write(nb, subs / "amy" / "H3P1.ipynb")
     assert main(_args(subs, tmp_path / "out")) == 0
     report = json.loads((tmp_path / "out" / "amy" / "report.json").read_text())
-    assert "is it the notebook of another task" in report["notebooks"][0]["notes"][0]
+    assert any("is it the notebook of another task" in note for note in report["notes"])
     assert report["total"] == 0
