@@ -105,6 +105,8 @@ def _rerun_without(first: NotebookRun, nb, job, limits: Limits, data_files, note
                    notes=first.notes + tuple(n for n in second.notes if n not in first.notes),
                    tampering=first.tampering + tuple(t for t in second.tampering if t not in first.tampering),
                    peak_memory=max(first.peak_memory, second.peak_memory),
+                   timings={k: round(first.timings.get(k, 0) + second.timings.get(k, 0), 3)
+                            for k in {**first.timings, **second.timings}},
                    rerun=(f"{what} in cell {cell + 1}; the notebook was run again without cell {cell + 1} "
                           f"and {outcome}"))
 
@@ -158,6 +160,8 @@ class _Run:
         self.late = ""
         """Why the notebook ran out of time with its kernel alive (status timed_out; answers are still read)."""
         self.failures: list[CellFailure] = []
+        self.timings: dict[str, float] = {}
+        """Seconds per step (kernel start, setup, cells, extraction, stop): where a notebook's time goes."""
         self.cells_by_count: dict[int, int] = {}
         """IPython's execution count -> cell index, to number cells in tracebacks as Jupyter does."""
         self.tampering: tuple[str, ...] = integrity.scan_notebook(nb)
@@ -170,18 +174,28 @@ class _Run:
         """Run every step -> the NotebookRun (the kernel's whole tree is dead when it returns)."""
         try:
             with self.client.setup_kernel():
-                outcome = self._start() or self._student_cells() or self._extraction()
+                self.timings["kernel"] = round(time.monotonic() - self.started, 3)
+                outcome = (self._timed("setup", self._start) or self._timed("cells", self._student_cells)
+                           or self._timed("extraction", self._extraction))
         except Exception as exc:  # also a kernel that failed to start: the notebook's problem, not the class's
             outcome = self._crashed(exc)
         finally:
-            self._stop()
+            self._timed("stop", self._stop)
         if self.client.trimmed:
             self.notes.append("output was cut to " + format_bytes(self.limits.kept_output_bytes) + " in cell(s) "
                               + ", ".join(str(i + 1) for i in sorted(self.client.trimmed)))
         return _notebook_run(self.path, self.task, outcome.status, failures=tuple(self.failures),
                              seconds=round(time.monotonic() - self.started, 3), reason=outcome.reason,
                              payload=outcome.payload, sandbox=self.kernel.sandbox, notes=self.notes,
-                             tampering=self.tampering, peak_memory=self.watchdog.peak_memory)
+                             tampering=self.tampering, peak_memory=self.watchdog.peak_memory,
+                             timings=dict(self.timings))
+
+    def _timed(self, name: str, step: Callable[[], Any]) -> Any:
+        began = time.monotonic()
+        try:
+            return step()
+        finally:
+            self.timings[name] = round(time.monotonic() - began, 3)
 
     def _start(self) -> _Outcome | None:
         """The grader's setup code, then the signing key: before the first student cell."""

@@ -103,6 +103,9 @@ class NotebookRun:
     kernel-side guard found, a forged answer message); its points are held for an instructor."""
     peak_memory: int = 0
     """Largest resident memory of the kernel's process tree seen, bytes (0: no kernel ran)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step of the run: "kernel" (sandbox and kernel start), "setup" (the grader's setup
+    cell), "cells" (the student's), "extraction", "stop"; the rest of `seconds` is the grader's."""
 
     @property
     def ok(self) -> bool:
@@ -301,6 +304,8 @@ class NotebookRecord:
     sandbox: str = ""
     rerun: bool = False
     """The notebook was run again without its killing cell."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """NotebookRun.timings: where the notebook's seconds went."""
 
 
 @dataclass(frozen=True)
@@ -318,7 +323,9 @@ class RunInfo:
     """Students the grader failed on."""
     seconds: float = 0.0
     notebooks: tuple[NotebookRecord, ...] = ()
-    """The notebooks run by this run (graded students only)."""
+    """The notebooks of the students this run graded (executed, or from the cache)."""
+    executed: int = 0
+    """Notebooks this run executed in a kernel (the others came from the cache)."""
 
 
 # The project's own folder (rubrics/, reference/ next to grader/): defaults resolve against it, so

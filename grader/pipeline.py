@@ -371,7 +371,7 @@ def _write_class(settings: Settings, everyone, outcome: ClassRun, traces: list[s
     bwrap, why_not = bwrap_status()
     run_info = RunInfo(VERSION, "full: bubblewrap" if bwrap else f"reduced: {why_not}", settings.jobs,
                        tuple(outcome.graded), tuple(outcome.skipped), tuple(outcome.errors), outcome.seconds,
-                       tuple(records))
+                       tuple(records), outcome.executed)
     # The gradebook covers the whole class, also students graded by earlier (--student) runs.
     report.write_class(out, report.read_results(out, [s.student for s in everyone]), outcome.log, run_info, hidden)
     report.write_atomic(out / CLASS_STAMP, stamp.hexdigest())

@@ -49,7 +49,8 @@ def records_of(result: StudentResult) -> tuple[NotebookRecord, ...]:
             student=result.student, notebook=run.path.name, task=run.task, status=run.status,
             reason=run.reason, seconds=round(run.seconds, 2), framework=framework_of(run), limit=limit,
             limit_cell=cell, failed_cells=tuple(sorted({f.number for f in run.failures})),
-            peak_memory=int(getattr(run, "peak_memory", 0) or 0), sandbox=run.sandbox, rerun=bool(run.rerun)))
+            peak_memory=int(getattr(run, "peak_memory", 0) or 0), sandbox=run.sandbox, rerun=bool(run.rerun),
+            timings=dict(run.timings)))
     return tuple(out)
 
 
@@ -90,7 +91,7 @@ def to_json(run: RunInfo, records: list[dict], results: list[dict]) -> dict:
     return {"schema": SCHEMA,
             "run": {"version": run.version, "sandbox": run.sandbox, "jobs": run.jobs, "seconds": run.seconds,
                     "graded": list(run.graded), "skipped": list(run.skipped), "errors": list(run.errors),
-                    "notebooks_run": len(run.notebooks)},
+                    "notebooks_run": len(run.notebooks), "notebooks_executed": run.executed},
             "totals": totals(records, results), "notebooks": records}
 
 
