@@ -11,6 +11,7 @@ KilledWorker, which becomes that student's grader error (graded again on the nex
 
 from __future__ import annotations
 
+import logging
 import math
 import traceback
 import uuid
@@ -49,6 +50,9 @@ def _connect(address: str):
     except ImportError:
         raise SettingsError("--cluster", address, "the Python package distributed is not installed",
                             "pip install dask distributed (or run without --cluster)") from None
+    # A lost scheduler already becomes each waiting student's grader error; the client's own log
+    # of it is a traceback on the instructor's terminal.
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     try:
         return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
