@@ -82,6 +82,25 @@ def _configure(client, address: str) -> None:
                             "whose worker dies is retried once") from None
 
 
+def _check_workers(client, address: str) -> None:
+    """Every worker connected now must import this module: one that cannot dies on the first
+    notebook it is sent (the task does not unpickle), and the run would wait for ever."""
+
+    def probe():
+        try:
+            import grader.cluster  # noqa: F401
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return ""
+
+    # Nested, so it is pickled by value and reaches a worker that lacks the grader.
+    problems = {worker: problem for worker, problem in client.run(probe).items() if problem}
+    if problems:
+        worker, problem = sorted(problems.items())[0]
+        raise SettingsError("--cluster", address, f"{len(problems)} worker(s) cannot import the grader, e.g. "
+                            f"{worker} ({problem})", "install this grader on every worker and start them again")
+
+
 def execute_remotely(work: NotebookWork) -> tuple:
     """What a Dask worker runs: the work's NotebookRun and the cache key as computed there.
 
@@ -120,6 +139,7 @@ class DaskRunner:
 
         try:
             _configure(client, self.address)
+            _check_workers(client, self.address)
             # Higher priority runs first; the scheduler queues root tasks and hands them out in that order.
             futures = {client.submit(execute_remotely, work, key=_task_key(work), priority=len(ordered) - rank): work
                        for rank, work in enumerate(ordered)}

@@ -46,17 +46,18 @@ class Cluster:
         self.address = json.loads(self.file.read_text())["address"]
         self.client = Client(self.address, timeout=30, set_as_default=False)
 
-    def _start(self, log: str, *args: str) -> subprocess.Popen:
+    def _start(self, log: str, *args: str, env: dict = ENV) -> subprocess.Popen:
         with open(self.folder / log, "ab") as out:
-            return subprocess.Popen([str(DASK), *args], cwd=self.folder, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen([str(DASK), *args], cwd=self.folder, env=env, stdout=out, stderr=subprocess.STDOUT)
 
-    def add_worker(self) -> None:
+    def add_worker(self, env: dict = ENV) -> subprocess.Popen:
         n = len(self.workers)
         self.workers.append(self._start(f"worker{n}.log", "worker", "--scheduler-file", str(self.file),
                                         "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
                                         "--dashboard-address", "127.0.0.1:0",
-                                        "--local-directory", str(self.folder / f"worker{n}")))
+                                        "--local-directory", str(self.folder / f"worker{n}"), env=env))
         self.client.wait_for_workers(sum(w.poll() is None for w in self.workers), timeout=60)
+        return self.workers[-1]
 
     def executing(self, prefix: str, seconds: float = 60) -> str:
         """The address of the worker executing the task whose key starts with `prefix`."""
@@ -173,6 +174,23 @@ def test_a_worker_killed_mid_notebook_has_it_run_again_on_the_other_worker(clust
     # A second death would have given up on the notebook (KilledWorker): retried once, not more.
     assert cluster.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == 1
     cluster.add_worker()  # two workers again for the tests after this one
+
+
+@pytest.mark.slow
+def test_a_worker_without_the_grader_stops_the_run_before_any_notebook(cluster, tmp_path):
+    # Such a worker would die on the first notebook it is sent, and the run wait for ever.
+    (tmp_path / "shadow" / "grader").mkdir(parents=True)
+    (tmp_path / "shadow" / "grader" / "__init__.py").write_text("raise ModuleNotFoundError('no grader here')\n")
+    stranger = cluster.add_worker({**os.environ, "PYTHONPATH": str(tmp_path / "shadow")})
+    try:
+        done = _grade(_class(tmp_path / "class"), tmp_path / "out", "--cluster", cluster.address)
+    finally:
+        stranger.kill()
+        stranger.wait()
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert "1 worker(s) cannot import the grader" in done.stderr and "no grader here" in done.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
 
 
 def _work() -> NotebookWork:
