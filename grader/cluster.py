@@ -6,7 +6,8 @@ hidden FEATURES, the limits); labels, the rubric and its keyword lists never do,
 pipeline judges every Outcome here. A worker that dies mid-notebook has that notebook retried once
 on another worker: the scheduler re-runs a task whose worker died until it has lost
 `allowed-failures` + 1 workers, and the grader sets that to 1 when it connects. A second death gives
-KilledWorker, which becomes that student's grader error (graded again on the next run).
+KilledWorker, which becomes that student's grader error (graded again on the next run). Workers
+need this grader and bubblewrap (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from . import cache
 from .errors import SettingsError
+from .model import NotebookRun
 from .work import NotebookWork, Outcome, execute_work, longest_first
 
 ALLOWED_FAILURES = 1
@@ -101,7 +103,7 @@ def _check_workers(client, address: str) -> None:
                             f"{worker} ({problem})", "install this grader on every worker and start them again")
 
 
-def execute_remotely(work: NotebookWork) -> tuple:
+def execute_remotely(work: NotebookWork) -> tuple[NotebookRun, str]:
     """What a Dask worker runs: the work's NotebookRun and the cache key as computed there.
 
     The key covers the grader's execution code, the course environment and the sandbox; a worker
