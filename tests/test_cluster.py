@@ -77,15 +77,17 @@ class Cluster:
         process.wait()
 
     def close(self) -> None:
+        """Workers first (a worker whose scheduler is gone waits for it to come back), then the scheduler."""
         self.client.close()
-        for process in [*self.workers, self.scheduler]:
-            process.terminate()
-        for process in [*self.workers, self.scheduler]:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        for group in (self.workers, [self.scheduler]):
+            for process in group:
+                process.terminate()
+            for process in group:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 @pytest.fixture(scope="module")
