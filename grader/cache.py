@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -63,15 +64,19 @@ def all_code() -> str:
     return _digest(_code(GRADER.rglob("*.py")))
 
 
-_PACKAGES = ("import importlib.metadata as m, json, sys; print(json.dumps([sys.version] + sorted("
-             "f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
-"""_packages(), for another interpreter."""
+def _packages() -> str:
+    """The interpreter's version and the packages installed in it: its site-packages only, never the
+    working folder or PYTHONPATH, which differ between the grader and a Dask worker."""
+    import importlib.metadata
+    import sysconfig
+
+    places = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    found = importlib.metadata.distributions(path=places)
+    return json.dumps([sys.version] + sorted(f"{d.metadata['Name']}=={d.version}" for d in found))
 
 
-def _packages() -> list[str]:
-    import importlib.metadata as m
-
-    return [sys.version] + sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())
+_PACKAGES = "import json, sys\n" + inspect.getsource(_packages) + "print(_packages())"
+"""_packages(), for another interpreter (run isolated: -I)."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -80,10 +85,11 @@ def environment(python: str = "") -> str:
     (read here for the grader's own interpreter, by running the other one otherwise)."""
     exe = python or sys.executable
     if os.path.realpath(exe) == os.path.realpath(sys.executable):
-        out = json.dumps(_packages())
+        out = _packages()
     else:
         try:
-            out = subprocess.run([exe, "-c", _PACKAGES], capture_output=True, text=True, timeout=60, check=True).stdout
+            out = subprocess.run([exe, "-I", "-c", _PACKAGES], capture_output=True, text=True, timeout=60,
+                                 check=True).stdout.strip()
         except (OSError, subprocess.SubprocessError) as exc:
             out = f"unknown: {exe}: {type(exc).__name__}"  # the run itself reports the interpreter's problem
     return _digest(os.path.realpath(exe).encode(), out.encode())
