@@ -95,7 +95,7 @@ def outside_notebooks(marks: list, wall: float) -> str:
             steps.append(f"{name} {sum(b - a for a, b in spans):.2f}")
     startup = wall - (main[-1] - main[0]) if len(main) == 2 else 0.0
     in_process = (main[-1] - main[0]) - inside if len(main) == 2 else 0.0
-    return (f"grader process outside notebooks: {startup + in_process:.2f} s = interpreter start {startup:.2f} + "
+    return (f"grader process outside notebooks: {startup + in_process:.2f} s = interpreter start and exit {startup:.2f} + "
             f"{in_process:.2f} in the process (imports, discovery, cache keys, scoring, reports; of which "
             f"{', '.join(steps) or 'no step recorded'}; judge and student_report overlap)")
 
