@@ -28,7 +28,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,8 @@ QUICK_STUDENTS = ("alice", "mallory", "nina")
 MEASURES = ("floor", "jobs1", "jobs2", "nbgrader", "otter", "dask")
 SKIPPABLE = ("floor", "nbgrader", "otter", "dask", "profile")
 RUN_TIMEOUT = 4 * 3600
+GRADER_FAILED = 3
+"""`grader run`'s exit code when the class was graded but the grader failed on some students."""
 
 
 @dataclass
@@ -172,6 +173,8 @@ class Bench:
                         grades=grades.read_bytes() if grades.exists() else None)
         if done.returncode != 0:
             timing.note = f"exit {done.returncode}: {last_line(done.stderr) or last_line(done.stdout)}"
+        if done.returncode not in (0, GRADER_FAILED):  # not graded: no time to compare
+            timing.seconds = None
         return timing
 
     def driver(self, kind: str, python: str, folder: Path) -> Timing:
