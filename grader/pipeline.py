@@ -81,9 +81,9 @@ def notebook_work(sub: Submission, task: str, path: Path, plan: TaskPlan, settin
     from .work import NotebookWork, weight_of
 
     content, _ = read_bytes(path)
-    if content is None:
-        return execute.run_notebook(path, task, plan.job, settings.limits(), {})
     limits = settings.limits()
+    if content is None:
+        return execute.run_notebook(path, task, plan.job, limits, {})
     key = cache.run_key(path.name, task, content, plan.data, plan.job, limits)
     return NotebookWork(key, sub.student, task, path, content, plan.job, limits, plan.data, weight_of(task, content))
 

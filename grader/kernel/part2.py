@@ -237,7 +237,7 @@ def _model_loss(user_ns, obj, framework, loss_name):
     return found
 
 
-def _stats(arr):
+def range_stats(arr):
     """{"ok": True, shape, per-column min/max over finite values, count of non-finite values}."""
     a = np.asarray(arr, dtype=np.float64)
     cols = a.reshape(a.shape[0], -1) if a.ndim >= 2 else a.reshape(-1, 1)
@@ -362,13 +362,13 @@ def _extremes(user_ns, spec, X, clock):
         entry = {"scale": scale}
         if predict is not None and callable(predict):
             ok, out = clock.call(lambda: _apply(predict, Xs, clock))
-            entry["predict"] = _stats(out) if ok else out
+            entry["predict"] = range_stats(out) if ok else out
         if model is not None and pre is not None and callable(pre):
             def via_model():
                 raw = _forward(model, framework, _apply(pre, Xs, clock))
                 return _apply(denorm, raw) if callable(denorm) else raw
             ok, out = clock.call(via_model)
-            entry["model"] = _stats(out) if ok else out
+            entry["model"] = range_stats(out) if ok else out
         entries.append(entry)
     return entries
 

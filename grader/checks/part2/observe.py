@@ -203,7 +203,7 @@ def _status(data: Any) -> Call:
     return call(data)
 
 
-def _stats(data: Any) -> Stats:
+def stats(data: Any) -> Stats:
     if not isinstance(data, dict):
         return Stats(False, kind="not_called")
     if data.get("ok") is not True:
@@ -258,7 +258,7 @@ def _t1(data: dict) -> T1Observation:
 
 def _extremes(data: dict) -> tuple[Extreme, ...]:
     entries = data.get("extremes") if isinstance(data.get("extremes"), list) else []
-    return tuple(Extreme(to_float(e["scale"]), _stats(e.get("predict")), _stats(e.get("model")))
+    return tuple(Extreme(to_float(e["scale"]), stats(e.get("predict")), stats(e.get("model")))
                  for e in entries[:MAX_PROBES] if isinstance(e, dict) and to_float(e.get("scale")) is not None)
 
 

@@ -7,7 +7,8 @@ import numpy as np
 
 from ...model import TARGETS, Finding
 from ...rubric import ErrorBar, T2Params
-from .observe import Call, Context, Stats, T2Observation
+from ...kernel.part2 import range_stats
+from .observe import Call, Context, Stats, T2Observation, stats
 from .request import roundtrip_sample
 from .words import fmt, scale_label, shape_text
 
@@ -163,10 +164,8 @@ def _range_problems(label: str, who: str, stats, t2_params: T2Params) -> list[st
 
 
 def _stats(arr: np.ndarray) -> Stats:
-    cols = arr.reshape(arr.shape[0], -1) if arr.ndim >= 2 else arr.reshape(-1, 1)
-    fin = np.isfinite(cols)
-    return Stats(True, tuple(arr.shape), tuple(float(v) for v in np.where(fin, cols, np.inf).min(axis=0)),
-                 tuple(float(v) for v in np.where(fin, cols, -np.inf).max(axis=0)), int((~fin).sum()))
+    """The range probe's statistics of predictions judged here, computed as the kernel computes them."""
+    return stats(range_stats(arr))
 
 
 def output_range_finding(obs: T2Observation, ctx: Context) -> Finding:
