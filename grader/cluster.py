@@ -28,6 +28,9 @@ from .work import NotebookWork, Outcome, execute_work, longest_first
 ALLOWED_FAILURES = 1
 """Workers a notebook may kill before it is given up: 1 is "retried once elsewhere"."""
 CONNECT_SECONDS = 10
+TICK_MS = 1000
+"""How often the scheduler's and workers' event loops time themselves (distributed's default is
+20 ms): a notebook task spends its seconds waiting on a kernel, so the default only takes CPU."""
 SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
@@ -68,20 +71,45 @@ def _configure(client, address: str) -> None:
     """Tune the scheduler for notebooks: allowed-failures 1 (a task whose worker died is retried
     until allowed-failures + 1 workers died running it; distributed's default is 3), and a worker
     saturation of 1, so a worker holds only the notebook it runs and an idle worker never waits
-    while another one holds a queued notebook (the default 1.1 gives a one-thread worker two)."""
+    while another one holds a queued notebook (the default 1.1 gives a one-thread worker two).
+    Workers, those that join later included, get the quiet plugin (_quiet_workers)."""
 
-    def tune(dask_scheduler, allowed, saturation):
+    def tune(dask_scheduler, allowed, saturation, tick_ms):
         dask_scheduler.allowed_failures = allowed
         if math.isfinite(dask_scheduler.WORKER_SATURATION):  # inf: no queueing at all, left alone
             dask_scheduler.WORKER_SATURATION = saturation
+        if "tick" in dask_scheduler.periodic_callbacks:
+            dask_scheduler.periodic_callbacks["tick"].callback_time = tick_ms
 
     # Nested, so it is pickled by value: the scheduler need not have the grader installed.
     try:
-        client.run_on_scheduler(tune, allowed=ALLOWED_FAILURES, saturation=1.0)
+        client.run_on_scheduler(tune, allowed=ALLOWED_FAILURES, saturation=1.0, tick_ms=TICK_MS)
+        client.register_plugin(_quiet_workers())
     except Exception as exc:  # a scheduler that blocks run_function (distributed.scheduler.blocked-handlers)
         raise SettingsError("--cluster", address, f"the scheduler refused to be configured ({exc})",
                             "let clients run functions on the scheduler (blocked-handlers), so a notebook "
                             "whose worker dies is retried once") from None
+
+
+def _quiet_workers():
+    """A worker plugin that stops what costs a notebook worker CPU for nothing: the statistical
+    profiler (it samples the task thread's stack every 10 ms, and the task thread only waits on
+    the kernel) and the 20 ms event-loop tick. Measured on two local workers beside their two
+    kernels: 41 s for the bench class with them, 34 s without (jobs 2: 31 s)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietWorker(WorkerPlugin):
+        name = "grader-quiet-worker"
+        idempotent = True
+
+        def setup(self, worker):
+            for name in ("profile", "profile-cycle"):
+                if name in worker.periodic_callbacks:
+                    worker.periodic_callbacks[name].stop()
+            if "tick" in worker.periodic_callbacks:
+                worker.periodic_callbacks["tick"].callback_time = TICK_MS
+
+    return QuietWorker()
 
 
 def _check_workers(client, address: str) -> None:
