@@ -255,9 +255,23 @@ def _v2_base() -> Path | None:
     return None
 
 
+PR_SET_PDEATHSIG = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl() -> Callable[..., int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
 def child_setup(limits: Limits, cgroup: PidsCgroup | None) -> Callable[[], None]:
-    """Runs in the forked child before exec: rlimits, then join the pids cgroup."""
+    """Runs in the forked child before exec: rlimits, join the pids cgroup, die with the parent."""
     procs_file = str(cgroup.path / "cgroup.procs") if cgroup else None
+    parent, prctl = os.getpid(), _prctl()
     rlimits = [(resource.RLIMIT_AS, int(limits.address_space_bytes)),
                (resource.RLIMIT_FSIZE, int(limits.scratch_bytes)),
                (resource.RLIMIT_CORE, 0)]
@@ -271,6 +285,12 @@ def child_setup(limits: Limits, cgroup: PidsCgroup | None) -> Callable[[], None]
         if procs_file:
             with open(procs_file, "w") as fh:
                 fh.write(str(os.getpid()))
+        # bubblewrap's --die-with-parent is armed only once it runs: a Dask worker killed while it
+        # started a kernel left that kernel running for good. The signal survives the exec.
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:
+                os._exit(1)
     return setup
 
 

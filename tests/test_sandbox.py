@@ -138,3 +138,29 @@ def test_disk_is_looked_at_after_every_step(tmp_path):
     watchdog = _watchdog(tmp_path, [], [], scratch_bytes=100_000)
     _, trip = watchdog.watch(0, float("inf"), lambda: None)
     assert trip == Trip("disk", "disk limit (97.7 KiB) exceeded", 0)
+
+
+def test_a_kernel_dies_with_the_process_that_started_it(tmp_path):
+    # A Dask worker SIGKILLed while it started a kernel (before bubblewrap armed --die-with-parent)
+    # left the kernel running with no watchdog. Here the starter is killed right after the spawn.
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    starter = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "from grader.provisioner import child_setup\n"
+        "from grader.sandbox import Limits\n"
+        "child = subprocess.Popen(['sleep', '600'], preexec_fn=child_setup(Limits(), None))\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    with starter:
+        child = psutil.Process(int(starter.stdout.readline()))
+        starter.send_signal(signal.SIGKILL)
+    for _ in range(600):  # the signal comes at once; this only waits for the kernel to reap it
+        if not child.is_running() or child.status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.05)
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
