@@ -2,13 +2,15 @@
 Not a test: run it by hand with the grader's interpreter, on an otherwise idle machine if you can.
 
     .venv/bin/python bench/bench.py [--rounds 3] [--quick] [--students alice,bob|all] [--out-dir D]
-                                    [--incumbents-python PATH] [--skip floor,nbgrader,otter,dask,profile]
+                                    [--incumbents-python PATH] [--skip floor,nbgrader,otter,otter_api,dask,profile]
 
 Each round runs, in an order that rotates from round to round (so a load spike does not always hit
 the same tool): the floor (plain nbclient, one fresh kernel per notebook, serially), `grader run
 --jobs 1` and `--jobs 2` from a cold cache (then a regrade of the unchanged class, and a rubric
 with points moved between two items of one question: neither may execute a notebook), nbgrader's
-Execute preprocessor, otter-grader's grading (its Python API), and the class on a local Dask
+Execute preprocessor, otter-grader's grading (`otter run`, one command per notebook as its docs
+grade a submission outside Docker: the `vs_otter` figure; and its Python API in one process, printed
+beside it as `vs_otter_api`), and the class on a local Dask
 cluster (a scheduler and two one-thread workers on 127.0.0.1). Ratios are taken per round and their
 median reported. Every kernel runs the grader's interpreter, one thread each. A last pass profiles
 one floor run and one `--jobs 1` run: where a notebook's seconds go. The closing line is
@@ -43,8 +45,10 @@ DEFAULT_STUDENTS = ("alice", "dave", "liam", "mallory", "nina", "oscar")
 take about 40 minutes. `--students all` is the whole class (37 notebooks: about 45 minutes a round)."""
 QUICK_STUDENTS = ("alice", "mallory", "nina")
 """Six notebooks: three Part 1, one PyTorch T1, one PyTorch T2, one Keras T2."""
-MEASURES = ("floor", "jobs1", "jobs2", "nbgrader", "otter", "dask")
-SKIPPABLE = ("floor", "nbgrader", "otter", "dask", "profile")
+MEASURES = ("floor", "jobs1", "jobs2", "nbgrader", "otter", "otter_api", "dask")
+SKIPPABLE = ("floor", "nbgrader", "otter", "otter_api", "dask", "profile")
+INCUMBENTS = {"nbgrader": "nbgrader", "otter": "otter", "otter_api": "otter"}
+"""Measurement -> the module it needs in the incumbents' venv."""
 RUN_TIMEOUT = 4 * 3600
 GRADER_FAILED = 3
 """`grader run`'s exit code when the class was graded but the grader failed on some students."""
@@ -196,7 +200,7 @@ class Bench:
             rubric = move_points(ROOT / "rubrics" / "hw3.yaml", folder / "moved.yaml")
             return {name: first, "regrade": self.grader(folder, "--jobs", "2"),
                     "rescore": self.grader(folder, "--jobs", "2", rubric=rubric)}
-        if name in ("nbgrader", "otter"):
+        if name in INCUMBENTS:
             return {name: self.driver(name, str(self.incumbents), folder)}
         return {name: self.dask(folder)}
 
@@ -217,10 +221,10 @@ class Bench:
         for name in self.args.skip:
             self.skipped[name] = "skipped (--skip)"
         if self.incumbents is None:
-            for name in ("nbgrader", "otter"):
+            for name in INCUMBENTS:
                 self.skipped.setdefault(name, "no incumbents venv (see the docstring; or pass --incumbents-python)")
         else:
-            for name, module in (("nbgrader", "nbgrader"), ("otter", "otter")):
+            for name, module in INCUMBENTS.items():
                 probe = subprocess.run([str(self.incumbents), "-c", f"import {module}"], capture_output=True)
                 if probe.returncode != 0:
                     self.skipped.setdefault(name, f"{module} is not installed in {self.incumbents}")
@@ -274,6 +278,7 @@ def figures_of(rounds: list[Round]) -> dict:
         "rescore_executions": max(rescores) if rescores and None not in rescores else None,
         "vs_nbgrader": median_of(per_round("jobs2", "nbgrader")),
         "vs_otter": median_of(per_round("jobs2", "otter")),
+        "vs_otter_api": median_of(per_round("jobs2", "otter_api")),
         "dask": median_of(per_round("dask", "jobs2")),
     }
 
@@ -299,8 +304,9 @@ def print_rounds(rounds: list[Round]) -> None:
                                                for n in names))
     pairs = (("overhead (jobs1/floor)", "jobs1", "floor"), ("speedup (jobs1/jobs2)", "jobs1", "jobs2"),
              ("jobs2/floor", "jobs2", "floor"), ("nbgrader/floor", "nbgrader", "floor"),
-             ("otter/floor", "otter", "floor"), ("vs_nbgrader (jobs2/nbgrader)", "jobs2", "nbgrader"),
-             ("vs_otter (jobs2/otter)", "jobs2", "otter"), ("dask/jobs2", "dask", "jobs2"))
+             ("otter run/floor", "otter", "floor"), ("otter API/floor", "otter_api", "floor"),
+             ("vs_nbgrader (jobs2/nbgrader)", "jobs2", "nbgrader"), ("vs_otter (jobs2/otter run)", "jobs2", "otter"),
+             ("vs_otter_api (jobs2/otter API)", "jobs2", "otter_api"), ("dask/jobs2", "dask", "jobs2"))
     say("ratios per round (median):")
     for label, a, b in pairs:
         values = [ratio(r.timings.get(a), r.timings.get(b)) for r in rounds]
@@ -339,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, why in bench.skipped.items():
         say(f"{name}: skipped: {why}")
     try:
-        bench.ws.setup(bench.python, bench.incumbents if "otter" not in bench.skipped else None)
+        otter_runs = {"otter", "otter_api"} - set(bench.skipped)
+        bench.ws.setup(bench.python, bench.incumbents if otter_runs else None)
         for number in range(args.rounds):
             say(f"round {number + 1} (load average {load()})")
             bench.rounds.append(bench.run_round(number))
@@ -351,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, why in bench.skipped.items():
             if name != "profile":
                 say(f"{name}: n/a: {why}")
-        say(final_line(figures_of(bench.rounds)))
+        figures = figures_of(bench.rounds)
+        say(f"otter's Python API instead of otter run: vs_otter_api={fmt(figures['vs_otter_api'])}")
+        say(final_line(figures))
     finally:
         bench.ws.close()
     return 0

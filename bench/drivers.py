@@ -1,8 +1,8 @@
 """What bench/bench.py runs in other interpreters: the plain-nbclient floor, nbgrader's Execute
-preprocessor and otter-grader's Python API over staged notebook copies, and the profiled runs (the
+preprocessor, otter-grader's `otter run` and its Python API over staged notebook copies, and the profiled runs (the
 floor, and `grader run --jobs 1`, with timestamps at the kernel's start, each cell and shutdown).
 
-    python bench/drivers.py floor|nbgrader|otter MANIFEST.json
+    python bench/drivers.py floor|nbgrader|otter|otter_api MANIFEST.json
     python bench/drivers.py profile-floor MANIFEST.json EVENTS.json
     python bench/drivers.py profile-grader EVENTS.json -- GRADER_ARGS...
 
@@ -53,14 +53,30 @@ def run_nbgrader(item: dict) -> int:
 
 
 def run_otter(item: dict) -> int:
-    """otter-grader's non-containerized grading (what `otter run` does), through its Python API."""
+    """`otter run -a ZIP NOTEBOOK`: otter-grader's non-containerized grading as its documentation
+    has an instructor grade a submission outside Docker, one command (one process) per notebook."""
+    import subprocess
+
+    import dill
+
+    folder = Path(item["notebook"]).parent
+    otter = Path(sys.executable).with_name("otter")
+    subprocess.run([str(otter), "run", "-a", item["zip"], "-o", str(folder), "--no-logo", "--pickle-results",
+                    item["notebook"]], cwd=folder, check=True, capture_output=True)
+    with open(folder / "results.pkl", "rb") as f:  # --pickle-results writes it to the working folder
+        results = dill.load(f)
+    return errors_in(results.notebook) if results.notebook is not None else -1
+
+
+def run_otter_api(item: dict) -> int:
+    """The same grading through otter's Python API, in this one process for every notebook."""
     import otter.api
 
     results = otter.api.grade_submission(item["notebook"], item["zip"], quiet=True)
     return errors_in(results.notebook) if results.notebook is not None else -1
 
 
-RUNNERS = {"floor": run_floor, "nbgrader": run_nbgrader, "otter": run_otter}
+RUNNERS = {"floor": run_floor, "nbgrader": run_nbgrader, "otter": run_otter, "otter_api": run_otter_api}
 
 
 def drive(kind: str, manifest: Path, marks: list | None = None) -> dict:

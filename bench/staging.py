@@ -74,7 +74,7 @@ class Workspace:
             task = task_of(nb.name)
             if (DATA / f"{task}_train.csv").exists():
                 shutil.copyfile(DATA / f"{task}_train.csv", home / "data" / f"{task}_train.csv")
-            if kind == "otter":  # otter runs the notebook's own kernelspec (otter run keeps it)
+            if kind.startswith("otter"):  # otter runs the notebook's own kernelspec (otter run keeps it)
                 set_kernel(home / nb.name, OTTER_KERNEL)
             items.append({"name": f"{nb.parent.name}/{nb.name}", "notebook": str(home / nb.name),
                           "kernel": KERNEL, "zip": str(self.zips.get(task, ""))})
