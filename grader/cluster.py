@@ -72,7 +72,7 @@ def _configure(client, address: str) -> None:
     until allowed-failures + 1 workers died running it; distributed's default is 3), and a worker
     saturation of 1, so a worker holds only the notebook it runs and an idle worker never waits
     while another one holds a queued notebook (the default 1.1 gives a one-thread worker two).
-    Workers, those that join later included, get the quiet plugin (_quiet_workers)."""
+    Workers and nannies, those that join later included, get the quiet plugins (_quiet_workers)."""
 
     def tune(dask_scheduler, allowed, saturation, tick_ms):
         dask_scheduler.allowed_failures = allowed
@@ -84,32 +84,44 @@ def _configure(client, address: str) -> None:
     # Nested, so it is pickled by value: the scheduler need not have the grader installed.
     try:
         client.run_on_scheduler(tune, allowed=ALLOWED_FAILURES, saturation=1.0, tick_ms=TICK_MS)
-        client.register_plugin(_quiet_workers())
+        for plugin in _quiet_workers():
+            client.register_plugin(plugin)
     except Exception as exc:  # a scheduler that blocks run_function (distributed.scheduler.blocked-handlers)
         raise SettingsError("--cluster", address, f"the scheduler refused to be configured ({exc})",
                             "let clients run functions on the scheduler (blocked-handlers), so a notebook "
                             "whose worker dies is retried once") from None
 
 
-def _quiet_workers():
-    """A worker plugin that stops what costs a notebook worker CPU for nothing: the statistical
-    profiler (it samples the task thread's stack every 10 ms, and the task thread only waits on
-    the kernel) and the 20 ms event-loop tick. Measured on two local workers beside their two
-    kernels: 41 s for the bench class with them, 34 s without (jobs 2: 31 s)."""
-    from distributed.diagnostics.plugin import WorkerPlugin
+def _quiet_workers() -> list:
+    """Plugins that stop what costs a notebook worker CPU for nothing: the statistical profiler
+    (it samples the task thread's stack every 10 ms, and the task thread only waits on the kernel)
+    and the 20 ms event-loop tick, in workers and their nannies. Measured on two local workers
+    beside their two kernels: 41 s for the bench class with them, 34-35 s without (jobs 2: 31 s)."""
+    from distributed.diagnostics.plugin import NannyPlugin, WorkerPlugin
+
+    def quiet(server, names) -> None:
+        for name in names:
+            if name in server.periodic_callbacks:
+                server.periodic_callbacks[name].stop()
+        if "tick" in server.periodic_callbacks:
+            server.periodic_callbacks["tick"].callback_time = TICK_MS
 
     class QuietWorker(WorkerPlugin):
         name = "grader-quiet-worker"
         idempotent = True
 
         def setup(self, worker):
-            for name in ("profile", "profile-cycle"):
-                if name in worker.periodic_callbacks:
-                    worker.periodic_callbacks[name].stop()
-            if "tick" in worker.periodic_callbacks:
-                worker.periodic_callbacks["tick"].callback_time = TICK_MS
+            quiet(worker, ("profile", "profile-cycle"))
 
-    return QuietWorker()
+    class QuietNanny(NannyPlugin):
+        name = "grader-quiet-nanny"
+        idempotent = True
+        restart = False
+
+        def setup(self, nanny):
+            quiet(nanny, ())
+
+    return [QuietWorker(), QuietNanny()]
 
 
 def _check_workers(client, address: str) -> None:
