@@ -80,7 +80,7 @@ def check_settings(settings: Settings, tasks: set[str]) -> None:
 
 def plan_task(task: str, rubric: Rubric, hidden: HiddenSet | None, settings: Settings) -> TaskPlan:
     from . import extract
-    from .checks import CHECKERS  # SymPy and, for Q1's points, torch: only when a notebook runs
+    from .checks import CHECKERS  # SymPy: only when a notebook runs (torch waits for the first Q1 answer judged)
 
     checks = CHECKERS[task]
     request = checks.request(rubric, hidden, training_set(settings, task))

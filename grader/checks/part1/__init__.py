@@ -16,15 +16,15 @@ from typing import Callable
 from ...model import Answers, Finding, Request, Value
 from ...rubric import Rubric
 from .common import Verdict, probe_key
-from .q1 import Q1_NAMES, q1_groups, q1_item, q1_probes, q1_reference
+from .q1 import Q1_LEAVES, Q1_NAMES, q1_groups, q1_item, q1_points, q1_probes, q1_reference
 from .q2 import dy_dz_item, graph_item, q2_points
 from .q3 import activation_item, units_item
 from .q4 import denormalize_item, needed_item, normalize_item, q4_probes, q4_targets
 from .q5 import bounded_item, half_line_item, q5_4_item, q5_probes
 from .text import free_text_item, keyword_in
 
-__all__ = ["Q1_NAMES", "check_part1", "keyword_in", "part1_request", "probe_key", "q1_groups",
-           "q1_reference", "q2_points", "q4_targets"]
+__all__ = ["Q1_LEAVES", "Q1_NAMES", "check_part1", "keyword_in", "part1_request", "probe_key", "q1_groups",
+           "q1_points", "q1_reference", "q2_points", "q4_targets"]
 
 PART1_QUESTIONS = ("Q1", "Q2", "Q3", "Q4", "Q5")
 

@@ -90,45 +90,72 @@ def _activation_triples(activations: tuple[str, ...]) -> tuple[tuple[str, str, s
     return tuple((activations[k], activations[(k + 1) % n], activations[(k + 2) % n]) for k in range(n))
 
 
+@dataclass(frozen=True)
+class Q1Points:
+    """One group's points as the request sends them: every Q1 symbol's value, from NumPy alone, so
+    that a run's request (and its cache key) needs no torch; the truth at them is q1_groups'."""
+
+    f: tuple[str, str, str]
+    loss: str
+    target: np.ndarray
+    inputs: dict[str, np.ndarray]
+
+
 @functools.lru_cache(maxsize=8)
-def q1_groups(seed: int, params: Q1Params) -> tuple[Q1Group, ...]:
-    """The Q1 point sets, true derivatives and diagnosis variants for one rubric (computed once)."""
+def q1_points(seed: int, params: Q1Params) -> tuple[Q1Points, ...]:
+    """The Q1 point sets of one rubric: leaves drawn from the rubric's seed, the forward pass and
+    dL/dy_hat (an input students may use) in NumPy."""
     triples = _activation_triples(params.activations)
     per_group = math.ceil(params.points / len(triples))
     rng = np.random.default_rng([seed, STREAM_Q1])
-    groups = []
+    points = []
     for triple in triples:
         loss = params.loss if (params.loss == "mse" or triple[2] == "sigmoid") else "mse"
         leaves = {name: rng.uniform(params.low, params.high, per_group) for name in Q1_LEAVES}
         target = rng.uniform(0.05, 0.95, per_group) if loss == "bce" else rng.uniform(-1, 1, per_group)
-        inputs, truth = _autograd_truth(triple, loss, leaves, target)
-        groups.append(_frozen_group(triple, loss, inputs, truth))
-    return tuple(groups)
+        points.append(Q1Points(triple, loss, read_only(target), _forward(triple, loss, leaves, target)))
+    return tuple(points)
 
 
-def _autograd_truth(triple, loss, leaves, target):
-    import torch  # 1 s to import; only the first Part 1 check of a run pays it
+def _forward(triple, loss, leaves, target) -> dict[str, np.ndarray]:
+    table = activations.table()
+    f1, f2, f3 = (table[name] for name in triple)
+    v = {k: np.asarray(x, dtype=np.float64) for k, x in leaves.items()}
+    v["z1"], v["z2"] = v["w1"] * v["x"] + v["b1"], v["w2"] * v["x"] + v["b2"]
+    v["h1"], v["h2"] = f1(v["z1"]), f2(v["z2"])
+    v["z3"] = v["w3"] * v["h1"] + v["w4"] * v["h2"] + v["b3"]
+    v["y_hat"] = f3(v["z3"])
+    y_hat = v["y_hat"]
+    v["dL_dy_hat"] = (-(target / y_hat) + (1 - target) / (1 - y_hat)) if loss == "bce" else y_hat - target
+    return {k: read_only(x) for k, x in v.items()}
+
+
+@functools.lru_cache(maxsize=8)
+def q1_groups(seed: int, params: Q1Params) -> tuple[Q1Group, ...]:
+    """The Q1 point sets with their true derivatives (automatic differentiation) and diagnosis
+    variants, for one rubric (computed once, when the first Q1 answer is judged)."""
+    return tuple(_frozen_group(p.f, p.loss, p.inputs, _autograd_truth(p.f, p.loss, p.inputs, p.target))
+                 for p in q1_points(seed, params))
+
+
+def _autograd_truth(triple, loss, inputs, target) -> dict[str, np.ndarray]:
+    import torch  # 1 s to import; only the first Q1 answer judged in a run pays it
 
     acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "sin": torch.sin,
             "softplus": lambda z: torch.logaddexp(torch.zeros_like(z), z), "identity": lambda z: z * 1.0}
-    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in leaves.items()}
+    t = {k: torch.tensor(np.array(inputs[k]), dtype=torch.float64, requires_grad=True) for k in Q1_LEAVES}
     f1, f2, f3 = (acts[name] for name in triple)
-    z1, z2 = t["w1"] * t["x"] + t["b1"], t["w2"] * t["x"] + t["b2"]
-    h1, h2 = f1(z1), f2(z2)
-    z3 = t["w3"] * h1 + t["w4"] * h2 + t["b3"]
-    y_hat = f3(z3)
-    y = torch.tensor(target, dtype=torch.float64)
+    h1, h2 = f1(t["w1"] * t["x"] + t["b1"]), f2(t["w2"] * t["x"] + t["b2"])
+    y_hat = f3(t["w3"] * h1 + t["w4"] * h2 + t["b3"])
+    y = torch.tensor(np.array(target), dtype=torch.float64)
     if loss == "bce":
         per_point = -(y * torch.log(y_hat) + (1 - y) * torch.log(1 - y_hat))
     else:
         per_point = (y_hat - y) ** 2 / 2
     # Points are independent, so the gradient of the sum is each point's own gradient.
-    grads = torch.autograd.grad(per_point.sum(), [t[k] for k in Q1_LEAVES] + [y_hat])
+    grads = torch.autograd.grad(per_point.sum(), [t[k] for k in Q1_LEAVES])
     truth = {f"dL_d{k}": g.detach().numpy() for k, g in zip(Q1_LEAVES, grads)}
-    inputs = {k: np.asarray(v, dtype=np.float64) for k, v in leaves.items()}
-    inputs |= {k: v.detach().numpy() for k, v in
-               dict(z1=z1, z2=z2, z3=z3, h1=h1, h2=h2, y_hat=y_hat, dL_dy_hat=grads[-1]).items()}
-    return inputs, {name: truth[name] for name in Q1_NAMES}
+    return {name: truth[name] for name in Q1_NAMES}
 
 
 def _frozen_group(triple, loss, inputs, truth) -> Q1Group:
@@ -208,9 +235,8 @@ def q1_probes(rubric: Rubric, names: tuple[str, ...]) -> tuple[Probe, ...]:
     wanted = [n for n in Q1_NAMES if n in names]
     if not wanted:
         return ()
-    groups = q1_groups(rubric.seed, rubric.checks.Q1)
     probes = []
-    for g, group in enumerate(groups):
+    for g, group in enumerate(q1_points(rubric.seed, rubric.checks.Q1)):
         kwargs = {k: v.tolist() for k, v in group.inputs.items()}
         for i, f in enumerate(group.f):
             kwargs[f"f{i + 1}"] = {"__fn__": f}
