@@ -29,13 +29,14 @@ from jupyter_client.provisioning import LocalProvisioner
 if TYPE_CHECKING:
     from .sandbox import Limits
 
-# Threads: one per kernel. Two threads made a tiny torch training 10x slower under load, and the
-# thread count changes results in the last digits (determinism).
 KILL_POLL_SECONDS = 0.005
 """How often a killed kernel is looked at until it is gone: it takes milliseconds to die, and every
 step of waiting is the grader's time, not the student's."""
 KILL_ROUNDS = 200
 """At most a second of looking (a process in uninterruptible sleep dies when it wakes)."""
+
+# Threads: one per kernel. Two threads made a tiny torch training 10x slower under load, and the
+# thread count changes results in the last digits (determinism).
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",

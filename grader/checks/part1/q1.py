@@ -124,8 +124,7 @@ def _forward(triple, loss, leaves, target) -> dict[str, np.ndarray]:
     v["z1"], v["z2"] = v["w1"] * v["x"] + v["b1"], v["w2"] * v["x"] + v["b2"]
     v["h1"], v["h2"] = f1(v["z1"]), f2(v["z2"])
     v["z3"] = v["w3"] * v["h1"] + v["w4"] * v["h2"] + v["b3"]
-    v["y_hat"] = f3(v["z3"])
-    y_hat = v["y_hat"]
+    v["y_hat"] = y_hat = f3(v["z3"])
     v["dL_dy_hat"] = (-(target / y_hat) + (1 - target) / (1 - y_hat)) if loss == "bce" else y_hat - target
     return {k: read_only(x) for k, x in v.items()}
 
