@@ -4,8 +4,9 @@ Not a test: run it by hand with the grader's interpreter, on an otherwise idle m
     .venv/bin/python bench/bench.py [--rounds 3] [--quick] [--students alice,bob|all] [--out-dir D]
                                     [--incumbents-python PATH] [--skip floor,nbgrader,otter,otter_api,dask,profile]
 
-Each round runs, in an order that rotates from round to round (so a load spike does not always hit
-the same tool): the floor (plain nbclient, one fresh kernel per notebook, serially), `grader run
+Each round runs, in an order that is reversed every other round (so the machine's drift over a
+round does not always favour the same tool, and the two sides of every ratio run next to each
+other: floor | jobs1 | jobs2 | dask | nbgrader | otter | otter API): the floor (plain nbclient, one fresh kernel per notebook, serially), `grader run
 --jobs 1` and `--jobs 2` from a cold cache (then a regrade of the unchanged class, and a rubric
 with points moved between two items of one question: neither may execute a notebook), nbgrader's
 Execute preprocessor, otter-grader's grading (`otter run`, one command per notebook as its docs
@@ -45,7 +46,8 @@ DEFAULT_STUDENTS = ("alice", "dave", "liam", "mallory", "nina", "oscar")
 take about 40 minutes. `--students all` is the whole class (37 notebooks: about 45 minutes a round)."""
 QUICK_STUDENTS = ("alice", "mallory", "nina")
 """Six notebooks: three Part 1, one PyTorch T1, one PyTorch T2, one Keras T2."""
-MEASURES = ("floor", "jobs1", "jobs2", "nbgrader", "otter", "otter_api", "dask")
+MEASURES = ("floor", "jobs1", "jobs2", "dask", "nbgrader", "otter", "otter_api")
+"""In the order of a round: each ratio's two sides are neighbours (jobs2 sits beside most)."""
 SKIPPABLE = ("floor", "nbgrader", "otter", "otter_api", "dask", "profile")
 INCUMBENTS = {"nbgrader": "nbgrader", "otter": "otter", "otter_api": "otter"}
 """Measurement -> the module it needs in the incumbents' venv."""
@@ -235,7 +237,7 @@ class Bench:
 
     def run_round(self, number: int) -> Round:
         this = Round(number)
-        order = MEASURES[number % len(MEASURES):] + MEASURES[:number % len(MEASURES)]
+        order = MEASURES if number % 2 == 0 else MEASURES[::-1]
         for name in order:
             if name in self.skipped:
                 continue
