@@ -4,15 +4,15 @@ Not a test: run it by hand with the grader's interpreter, on an otherwise idle m
     .venv/bin/python bench/bench.py [--rounds 3] [--quick] [--students alice,bob|all] [--out-dir D]
                                     [--incumbents-python PATH] [--skip floor,nbgrader,otter,otter_api,dask,profile]
 
-Each round runs, in an order that is reversed every other round (so the machine's drift over a
-round does not always favour the same tool, and the two sides of every ratio run next to each
-other: floor | jobs1 | jobs2 | dask | nbgrader | otter | otter API): the floor (plain nbclient, one fresh kernel per notebook, serially), `grader run
---jobs 1` and `--jobs 2` from a cold cache (then a regrade of the unchanged class, and a rubric
-with points moved between two items of one question: neither may execute a notebook), nbgrader's
-Execute preprocessor, otter-grader's grading (`otter run`, one command per notebook as its docs
-grade a submission outside Docker: the `vs_otter` figure; and its Python API in one process, printed
-beside it as `vs_otter_api`), and the class on a local Dask
-cluster (a scheduler and two one-thread workers on 127.0.0.1). Ratios are taken per round and their
+Each round runs, in an order reversed every other round (so the machine's drift over a round does
+not always favour the same tool, and the two sides of every ratio run next to each other: floor |
+jobs1 | jobs2 | dask | nbgrader | otter | otter API): the floor (plain nbclient, one fresh kernel per
+notebook, serially), `grader run --jobs 1` and `--jobs 2` from a cold cache (then a regrade of the
+unchanged class, and a rubric with points moved between two items of one question: neither may
+execute a notebook), the class on a local Dask cluster (a scheduler and two one-thread workers on
+127.0.0.1), nbgrader's Execute preprocessor, and otter-grader's grading (`otter run`, one command
+per notebook as its docs grade a submission outside Docker: the `vs_otter` figure; and its Python
+API in one process, printed beside it as `vs_otter_api`). Ratios are taken per round and their
 median reported. Every kernel runs the grader's interpreter, one thread each. A last pass profiles
 one floor run and one `--jobs 1` run: where a notebook's seconds go. The closing line is
 `bench: overhead=... speedup=... regrade_s=... rescore_executions=... vs_nbgrader=... vs_otter=... dask=...`.

@@ -1,6 +1,7 @@
 """What bench/bench.py runs in other interpreters: the plain-nbclient floor, nbgrader's Execute
-preprocessor, otter-grader's `otter run` and its Python API over staged notebook copies, and the profiled runs (the
-floor, and `grader run --jobs 1`, with timestamps at the kernel's start, each cell and shutdown).
+preprocessor, otter-grader's `otter run` and its Python API over staged notebook copies, and the
+profiled runs (the floor, and `grader run --jobs 1`, with timestamps at the kernel's start, each
+cell and shutdown).
 
     python bench/drivers.py floor|nbgrader|otter|otter_api MANIFEST.json
     python bench/drivers.py profile-floor MANIFEST.json EVENTS.json

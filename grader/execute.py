@@ -414,10 +414,7 @@ async def _async_stop(km) -> None:
     control = getattr(km, "_control_socket", None)
     if control is not None:
         control.linger = 0
-    try:
-        if km.has_kernel:
-            await km.shutdown_kernel(now=True)
-        else:
-            await km.cleanup_resources()
-    finally:
-        km.context.destroy(linger=0)  # the kernel is dead: nothing left to deliver
+    if km.has_kernel:
+        await km.shutdown_kernel(now=True)
+    else:
+        await km.cleanup_resources()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
-import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from traitlets import Integer, default
@@ -156,10 +155,7 @@ def prepare_kernel(scratch: Path, limits: Limits) -> Kernel:
     """A kernel manager for a kernel confined to `scratch` (which holds work/, the notebook's cwd)."""
     conn = scratch / "conn"
     conn.mkdir(exist_ok=True)
-    # A context of our own: jupyter_client destroys the one it makes with a 100 ms linger, which every
-    # notebook would wait out (shutdown's interrupt request to the dead kernel is never delivered);
-    # execute.py destroys this one with none.
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(conn / "k"), context=zmq.asyncio.Context(),
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(conn / "k"),
                             client_class=f"{__name__}.CappedKernelClient",
                             config=Config({"CappedKernelClient": {"max_message_bytes": int(limits.message_bytes)}}))
     km.connection_file = str(conn / "kernel.json")

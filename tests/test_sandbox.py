@@ -140,7 +140,7 @@ def test_disk_is_looked_at_after_every_step(tmp_path):
     assert trip == Trip("disk", "disk limit (97.7 KiB) exceeded", 0)
 
 
-def test_a_kernel_dies_with_the_process_that_started_it(tmp_path):
+def test_a_kernel_dies_with_the_process_that_started_it():
     # A Dask worker SIGKILLed while it started a kernel (before bubblewrap armed --die-with-parent)
     # left the kernel running with no watchdog. Here the starter is killed right after the spawn.
     import signal

@@ -140,21 +140,27 @@ def q1_groups(seed: int, params: Q1Params) -> tuple[Q1Group, ...]:
 def _autograd_truth(triple, loss, inputs, target) -> dict[str, np.ndarray]:
     import torch  # 1 s to import; only the first Q1 answer judged in a run pays it
 
-    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "sin": torch.sin,
-            "softplus": lambda z: torch.logaddexp(torch.zeros_like(z), z), "identity": lambda z: z * 1.0}
     t = {k: torch.tensor(np.array(inputs[k]), dtype=torch.float64, requires_grad=True) for k in Q1_LEAVES}
-    f1, f2, f3 = (acts[name] for name in triple)
-    h1, h2 = f1(t["w1"] * t["x"] + t["b1"]), f2(t["w2"] * t["x"] + t["b2"])
-    y_hat = f3(t["w3"] * h1 + t["w4"] * h2 + t["b3"])
-    y = torch.tensor(np.array(target), dtype=torch.float64)
-    if loss == "bce":
-        per_point = -(y * torch.log(y_hat) + (1 - y) * torch.log(1 - y_hat))
-    else:
-        per_point = (y_hat - y) ** 2 / 2
+    _, per_point = torch_loss(triple, loss, t, target)
     # Points are independent, so the gradient of the sum is each point's own gradient.
     grads = torch.autograd.grad(per_point.sum(), [t[k] for k in Q1_LEAVES])
     truth = {f"dL_d{k}": g.detach().numpy() for k, g in zip(Q1_LEAVES, grads)}
     return {name: truth[name] for name in Q1_NAMES}
+
+
+def torch_loss(triple, loss, leaves, target):
+    """(y_hat, the loss at each point) as torch tensors, from the leaves as tensors."""
+    import torch
+
+    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "sin": torch.sin,
+            "softplus": lambda z: torch.logaddexp(torch.zeros_like(z), z), "identity": lambda z: z * 1.0}
+    f1, f2, f3 = (acts[name] for name in triple)
+    h1, h2 = f1(leaves["w1"] * leaves["x"] + leaves["b1"]), f2(leaves["w2"] * leaves["x"] + leaves["b2"])
+    y_hat = f3(leaves["w3"] * h1 + leaves["w4"] * h2 + leaves["b3"])
+    y = torch.tensor(np.array(target), dtype=torch.float64)
+    if loss == "bce":
+        return y_hat, -(y * torch.log(y_hat) + (1 - y) * torch.log(1 - y_hat))
+    return y_hat, (y_hat - y) ** 2 / 2
 
 
 def _frozen_group(triple, loss, inputs, truth) -> Q1Group:
